@@ -1,0 +1,328 @@
+//! Configuration of one training run: the network, its optimizer and the training schedule.
+//!
+//! These types are plain data (serde-serializable) so the search engine can hash, store and
+//! expand them; [`RunConfig::validate`] is the one place their values are checked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+
+/// Which optimizer updates the weights; semantics and defaults follow `torch.optim`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// `torch.optim.SGD`, optionally with momentum / Nesterov.
+    Sgd,
+    /// `torch.optim.Adam` (L2 weight decay added to the gradient, not AdamW).
+    Adam,
+    /// `torch.optim.RMSprop`, optionally centered and with momentum.
+    Rmsprop,
+}
+
+impl OptimizerKind {
+    /// Every accepted name, for error messages and `--help`.
+    pub const NAMES: &'static [&'static str] = &["sgd", "adam", "rmsprop"];
+
+    /// The canonical lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sgd => "sgd",
+            Self::Adam => "adam",
+            Self::Rmsprop => "rmsprop",
+        }
+    }
+
+    /// Parses a name (case-insensitive; `rmsprop` also accepted as `rms_prop`).
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s.to_ascii_lowercase().as_str() {
+            "sgd" => Ok(Self::Sgd),
+            "adam" => Ok(Self::Adam),
+            "rmsprop" | "rms_prop" => Ok(Self::Rmsprop),
+            _ => Err(ModelError::UnknownName {
+                what: "optimizer",
+                value: s.to_string(),
+                valid: Self::NAMES,
+            }),
+        }
+    }
+}
+
+/// Weight initializer of every linear layer; biases always keep nn.Linear's U(±1/√fan_in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// nn.Linear's default: U(±1/√fan_in) (kaiming_uniform with a=√5).
+    Default,
+    /// N(0, std²), std from [`ModelConfig::init_std`] (0.1 by default).
+    Normal,
+    /// `xavier_normal_`: N(0, 2/(fan_in+fan_out)).
+    XavierNormal,
+    /// `xavier_uniform_`: U(±√(6/(fan_in+fan_out))).
+    XavierUniform,
+    /// `kaiming_uniform_` (ReLU gain): U(±√(6/fan_in)).
+    HeUniform,
+    /// `kaiming_normal_` (ReLU gain): N(0, 2/fan_in).
+    HeNormal,
+}
+
+impl Init {
+    /// Every accepted name.
+    pub const NAMES: &'static [&'static str] = &[
+        "default",
+        "normal",
+        "xavier_normal",
+        "xavier_uniform",
+        "he_uniform",
+        "he_normal",
+    ];
+
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Normal => "normal",
+            Self::XavierNormal => "xavier_normal",
+            Self::XavierUniform => "xavier_uniform",
+            Self::HeUniform => "he_uniform",
+            Self::HeNormal => "he_normal",
+        }
+    }
+
+    /// Parses a name; `kaiming_*` is accepted for `he_*`.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s.to_ascii_lowercase().as_str() {
+            "default" => Ok(Self::Default),
+            "normal" => Ok(Self::Normal),
+            "xavier_normal" => Ok(Self::XavierNormal),
+            "xavier_uniform" => Ok(Self::XavierUniform),
+            "he_uniform" | "kaiming_uniform" => Ok(Self::HeUniform),
+            "he_normal" | "kaiming_normal" => Ok(Self::HeNormal),
+            _ => Err(ModelError::UnknownName {
+                what: "init",
+                value: s.to_string(),
+                valid: Self::NAMES,
+            }),
+        }
+    }
+}
+
+/// Normalization inserted after each hidden linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    /// No normalization.
+    None,
+    /// BatchNorm1d (eps 1e-5, momentum 0.1, affine), PyTorch train/eval semantics.
+    Batch,
+}
+
+impl Norm {
+    /// Every accepted name.
+    pub const NAMES: &'static [&'static str] = &["none", "batch"];
+
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Batch => "batch",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "batch" | "batchnorm" | "batch_norm" => Ok(Self::Batch),
+            _ => Err(ModelError::UnknownName {
+                what: "norm",
+                value: s.to_string(),
+                valid: Self::NAMES,
+            }),
+        }
+    }
+}
+
+/// Optimizer and its hyper-parameters; unset values take `torch.optim`'s defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerConfig {
+    /// Algorithm.
+    pub kind: OptimizerKind,
+    /// Learning rate (> 0).
+    pub lr: f64,
+    /// Momentum for SGD and RMSprop (0 = none).
+    pub momentum: f64,
+    /// L2 penalty added to the gradient, as torch's `weight_decay`.
+    pub weight_decay: f64,
+    /// Nesterov momentum (SGD only; needs momentum > 0).
+    pub nesterov: bool,
+    /// Adam's (β1, β2).
+    pub betas: (f64, f64),
+    /// RMSprop's smoothing constant α.
+    pub alpha: f64,
+    /// Term added to the denominator (Adam and RMSprop).
+    pub eps: f64,
+    /// Centered RMSprop (normalize by the estimated variance of the gradient).
+    pub centered: bool,
+}
+
+impl OptimizerConfig {
+    /// `kind` at learning rate `lr` with every other hyper-parameter at PyTorch's default.
+    pub fn new(kind: OptimizerKind, lr: f64) -> Self {
+        Self {
+            kind,
+            lr,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            betas: (0.9, 0.999),
+            alpha: 0.99,
+            eps: 1e-8,
+            centered: false,
+        }
+    }
+}
+
+/// The fully-connected network: 784 inputs, `hidden` ReLU layers, 10 logits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Widths of the hidden layers, input to output (the study's baseline is `[500, 50]`).
+    pub hidden: Vec<usize>,
+    /// Dropout probability after each hidden activation (0 = none).
+    pub dropout: f64,
+    /// Weight initializer.
+    pub init: Init,
+    /// Standard deviation for `Init::Normal`.
+    pub init_std: f64,
+    /// Normalization after each hidden linear layer.
+    pub norm: Norm,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![500, 50],
+            dropout: 0.0,
+            init: Init::Default,
+            init_std: 0.1,
+            norm: Norm::None,
+        }
+    }
+}
+
+/// How data is fed: epochs, batches, split and subset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training part.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Images of the 60k training set held out for validation.
+    pub validation: usize,
+    /// Use only the first N images of the (split-shuffled) training part.
+    pub train_subset: Option<usize>,
+    /// Standardize inputs with the training mean/std instead of plain [0,1] pixels.
+    pub standardize: bool,
+    /// Seed of the train/validation split (shared by every seed of a configuration).
+    pub split_seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 15,
+            batch_size: 64,
+            validation: 10_000,
+            train_subset: None,
+            standardize: false,
+            split_seed: 0,
+        }
+    }
+}
+
+/// Everything that determines one run's result except the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Network.
+    pub model: ModelConfig,
+    /// Optimizer.
+    pub optimizer: OptimizerConfig,
+    /// Schedule and data handling.
+    pub train: TrainConfig,
+}
+
+impl RunConfig {
+    /// Checks every value; the error names the field, the value and what is allowed.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |field: &'static str, value: String, expected: &'static str| {
+            Err(ModelError::InvalidValue {
+                field,
+                value,
+                expected,
+            })
+        };
+        let m = &self.model;
+        if m.hidden.is_empty() {
+            return bad("hidden", "[]".into(), "at least one hidden layer width");
+        }
+        if let Some(w) = m.hidden.iter().find(|w| **w == 0) {
+            return bad("hidden", w.to_string(), "layer widths >= 1");
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            return bad("dropout", m.dropout.to_string(), "a probability in [0, 1)");
+        }
+        if !(m.init_std > 0.0 && m.init_std.is_finite()) {
+            return bad("init_std", m.init_std.to_string(), "a positive number");
+        }
+        let o = &self.optimizer;
+        if !(o.lr > 0.0 && o.lr.is_finite()) {
+            return bad("lr", o.lr.to_string(), "a positive number");
+        }
+        if !(0.0..1.0).contains(&o.momentum) {
+            return bad("momentum", o.momentum.to_string(), "a number in [0, 1)");
+        }
+        if !(o.weight_decay >= 0.0 && o.weight_decay.is_finite()) {
+            return bad("weight_decay", o.weight_decay.to_string(), "a number >= 0");
+        }
+        if o.nesterov && (o.kind != OptimizerKind::Sgd || o.momentum == 0.0) {
+            return bad(
+                "nesterov",
+                "true".into(),
+                "nesterov only with optimizer sgd and momentum > 0",
+            );
+        }
+        if o.momentum > 0.0 && o.kind == OptimizerKind::Adam {
+            return bad(
+                "momentum",
+                o.momentum.to_string(),
+                "0 for adam (use betas instead)",
+            );
+        }
+        if !(0.0..1.0).contains(&o.betas.0) || !(0.0..1.0).contains(&o.betas.1) {
+            return bad("betas", format!("{:?}", o.betas), "two numbers in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&o.alpha) {
+            return bad("alpha", o.alpha.to_string(), "a number in [0, 1)");
+        }
+        if !(o.eps > 0.0 && o.eps.is_finite()) {
+            return bad("eps", o.eps.to_string(), "a positive number");
+        }
+        let t = &self.train;
+        if t.epochs == 0 {
+            return bad("epochs", "0".into(), "at least 1 epoch");
+        }
+        if t.batch_size == 0 {
+            return bad("batch_size", "0".into(), "at least 1");
+        }
+        if t.validation >= 60_000 {
+            return bad(
+                "validation",
+                t.validation.to_string(),
+                "fewer images than the 60000 of the training set",
+            );
+        }
+        if t.train_subset == Some(0) {
+            return bad("train_subset", "0".into(), "at least 1 image (or unset)");
+        }
+        Ok(())
+    }
+}

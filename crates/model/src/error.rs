@@ -1,0 +1,34 @@
+//! Errors of the model crate.
+
+use thiserror::Error;
+
+/// Everything that can go wrong building or training a network.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// A name (optimizer, init, norm) that is not one of the valid choices.
+    #[error("unknown {what} '{value}': expected one of {}", valid.join(", "))]
+    UnknownName {
+        /// Which kind of name.
+        what: &'static str,
+        /// What was given.
+        value: String,
+        /// The accepted names.
+        valid: &'static [&'static str],
+    },
+    /// A numeric or structural value outside its allowed range.
+    #[error("invalid {field} '{value}': expected {expected}")]
+    InvalidValue {
+        /// The configuration field.
+        field: &'static str,
+        /// What was given.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// A tensor operation failed (shape bug or out of memory).
+    #[error("tensor error: {0}")]
+    Tensor(#[from] candle_core::Error),
+    /// Training was stopped from outside (Ctrl-C) before it finished.
+    #[error("training interrupted")]
+    Interrupted,
+}
