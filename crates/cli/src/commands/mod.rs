@@ -1,0 +1,16 @@
+//! One module per command group; each turns parsed arguments into library calls.
+
+mod data;
+mod train;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Data(cmd) => data::run(cmd),
+    }
+}
