@@ -1,0 +1,21 @@
+//! The search engine of fcnsweep: a YAML search space is parsed and checked
+//! ([`spec`]), expanded into distinct configurations ([`mod@expand`]) identified by a stable
+//! hash ([`identity`]) and described axis by axis for tables and the database ([`axes`]).
+
+pub mod axes;
+mod de;
+pub mod error;
+pub mod expand;
+pub mod identity;
+pub mod spec;
+
+pub use axes::{axis_values, varying_axes, AXES};
+pub use error::SpecError;
+pub use expand::{expand, PlannedConfig, SweepPlan};
+pub use identity::{canonical, config_hash, short_hash};
+pub use spec::{load_spec, parse_spec, SweepSpec};
+pub mod runner;
+pub mod store;
+
+pub use runner::{run_sweep, RunError, RunOptions, RunReport, SweepObserver};
+pub use store::{SqliteStore, Store, StoreError};

@@ -1,0 +1,309 @@
+//! Runs a stored sweep: `jobs` workers on a rayon pool claim trials from the store, train
+//! them single-threaded, and commit every epoch as it ends; a heartbeat thread keeps the
+//! claims alive, and a stop flag (Ctrl-C) returns running trials to pending.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fcnsweep_data::{DataError, Dataset, SplitOptions, Splits};
+use fcnsweep_model::{EpochMetrics, ModelError, RunObserver, TrainConfig};
+use thiserror::Error;
+
+use crate::store::{
+    ClaimOptions, ClaimedTrial, Store, StoreError, SweepRecord, TrialOutcome, Worker,
+};
+
+/// Why a sweep run stopped with an error (interruptions are not errors: see [`RunReport`]).
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The result store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The dataset could not be split as a configuration asks.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The worker pool could not be built.
+    #[error("cannot start {jobs} worker threads: {detail}")]
+    Pool {
+        /// Threads asked for.
+        jobs: usize,
+        /// The system's answer.
+        detail: String,
+    },
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Trials trained at once (one thread each).
+    pub jobs: usize,
+    /// Which trials to claim.
+    pub claim: ClaimOptions,
+    /// How often running trials' heartbeats are refreshed.
+    pub heartbeat_every: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            claim: ClaimOptions::default(),
+            heartbeat_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Progress callbacks, called from the worker threads.
+pub trait SweepObserver: Sync {
+    /// A worker claimed a trial.
+    fn trial_started(&self, _trial: &ClaimedTrial) {}
+    /// A trial's epoch was committed.
+    fn epoch_committed(&self, _trial: &ClaimedTrial, _metrics: &EpochMetrics) {}
+    /// A trial's final status was committed.
+    fn trial_finished(&self, _trial: &ClaimedTrial, _outcome: &TrialOutcome) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl SweepObserver for Silent {}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Trials this process finished (done or diverged).
+    pub finished: usize,
+    /// Trials this process marked failed.
+    pub failed: usize,
+    /// Trials returned to pending because of the stop flag.
+    pub released: usize,
+    /// Whether the run stopped because of the stop flag.
+    pub interrupted: bool,
+}
+
+/// Opens a store connection for one thread.
+pub type OpenStore<'a> = dyn Fn() -> Result<Box<dyn Store>, StoreError> + Sync + 'a;
+
+/// Data splits shared by every trial that needs the same split.
+struct SplitCache {
+    dataset: Arc<Dataset>,
+    splits: Mutex<HashMap<(usize, u64, Option<usize>, bool), Arc<Splits>>>,
+}
+
+impl SplitCache {
+    fn get(&self, t: &TrainConfig) -> Result<Arc<Splits>, DataError> {
+        let key = (t.validation, t.split_seed, t.train_subset, t.standardize);
+        let mut map = self.splits.lock().expect("split cache lock");
+        if let Some(s) = map.get(&key) {
+            return Ok(s.clone());
+        }
+        let splits = Arc::new(Splits::new(
+            self.dataset.clone(),
+            &SplitOptions {
+                validation: t.validation,
+                split_seed: t.split_seed,
+                train_subset: t.train_subset,
+                standardize: t.standardize,
+            },
+        )?);
+        map.insert(key, splits.clone());
+        Ok(splits)
+    }
+}
+
+/// Commits each epoch to the store and relays the stop flag to the training loop.
+struct TrialRecorder<'a> {
+    store: &'a mut dyn Store,
+    trial: &'a ClaimedTrial,
+    worker: &'a Worker,
+    stop: &'a AtomicBool,
+    observer: &'a dyn SweepObserver,
+    store_error: Option<StoreError>,
+}
+
+impl RunObserver for TrialRecorder<'_> {
+    fn on_epoch(&mut self, metrics: &EpochMetrics) -> Result<(), ModelError> {
+        match self.store.record_epoch(self.trial.id, self.worker, metrics) {
+            Ok(()) => {
+                self.observer.epoch_committed(self.trial, metrics);
+                Ok(())
+            }
+            Err(e) => {
+                self.store_error = Some(e);
+                Err(ModelError::Interrupted)
+            }
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Trains every runnable trial of `sweep` until none is left or `stop` is set.
+///
+/// `dataset` is the sweep's dataset, loaded once by the caller and shared by all workers.
+pub fn run_sweep(
+    open: &OpenStore<'_>,
+    sweep: &SweepRecord,
+    dataset: Arc<Dataset>,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    observer: &dyn SweepObserver,
+) -> Result<RunReport, RunError> {
+    let jobs = options.jobs.max(1);
+    let worker = Worker::this_process();
+    let cache = SplitCache {
+        dataset,
+        splits: Mutex::new(HashMap::new()),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("fcnsweep-worker-{i}"))
+        .build()
+        .map_err(|e| RunError::Pool {
+            jobs,
+            detail: e.to_string(),
+        })?;
+    let report = Mutex::new(RunReport::default());
+    let first_error: Mutex<Option<RunError>> = Mutex::new(None);
+    // Set when the workers are done (or one failed): ends the heartbeat and the other workers.
+    let finished = AtomicBool::new(false);
+    let abort = AtomicBool::new(false);
+    let halt = HaltFlag {
+        stop,
+        abort: &abort,
+    };
+
+    std::thread::scope(|scope| {
+        scope.spawn(|| heartbeat_loop(open, &worker, options.heartbeat_every, &finished));
+        pool.scope(|s| {
+            for _ in 0..jobs {
+                s.spawn(|_| {
+                    let result = work(open, sweep, &cache, &worker, options, &halt, observer, &report);
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "worker stopped");
+                        abort.store(true, Ordering::Relaxed);
+                        first_error.lock().expect("error lock").get_or_insert(e);
+                    }
+                });
+            }
+        });
+        finished.store(true, Ordering::Relaxed);
+    });
+
+    if let Some(e) = first_error.into_inner().expect("error lock") {
+        return Err(e);
+    }
+    let mut report = report.into_inner().expect("report lock");
+    report.interrupted = stop.load(Ordering::Relaxed);
+    Ok(report)
+}
+
+/// The user's stop flag plus an internal one raised when a sibling worker fails.
+struct HaltFlag<'a> {
+    stop: &'a AtomicBool,
+    abort: &'a AtomicBool,
+}
+
+impl HaltFlag<'_> {
+    fn raised(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed)
+    }
+}
+
+fn heartbeat_loop(open: &OpenStore<'_>, worker: &Worker, every: Duration, finished: &AtomicBool) {
+    let mut store = match open() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "heartbeat cannot open the store");
+            return;
+        }
+    };
+    let tick = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::sleep(tick);
+        waited += tick;
+        if waited >= every {
+            waited = Duration::ZERO;
+            if let Err(e) = store.heartbeat(worker) {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn work(
+    open: &OpenStore<'_>,
+    sweep: &SweepRecord,
+    cache: &SplitCache,
+    worker: &Worker,
+    options: &RunOptions,
+    halt: &HaltFlag<'_>,
+    observer: &dyn SweepObserver,
+    report: &Mutex<RunReport>,
+) -> Result<(), RunError> {
+    let mut store = open()?;
+    while !halt.raised() {
+        let Some(trial) = store.claim(sweep.id, worker, &options.claim)? else {
+            break;
+        };
+        observer.trial_started(&trial);
+        let splits = match cache.get(&trial.run.train) {
+            Ok(s) => s,
+            Err(e) => {
+                let outcome = TrialOutcome::Failed(e.to_string());
+                store.finish(trial.id, worker, &outcome)?;
+                observer.trial_finished(&trial, &outcome);
+                report.lock().expect("report lock").failed += 1;
+                continue;
+            }
+        };
+        let mut recorder = TrialRecorder {
+            store: store.as_mut(),
+            trial: &trial,
+            worker,
+            stop: halt.stop,
+            observer,
+            store_error: None,
+        };
+        let result = fcnsweep_model::train(&splits, &trial.run, trial.seed, &mut recorder);
+        if let Some(e) = recorder.store_error.take() {
+            if matches!(e, StoreError::LostClaim(_)) {
+                tracing::warn!(trial = trial.id, "claim lost to another worker; moving on");
+                continue;
+            }
+            // Leave the trial for a later resume rather than half-recorded.
+            let _ = store.release(trial.id, worker);
+            return Err(e.into());
+        }
+        let outcome = match result {
+            Ok(r) => TrialOutcome::Finished(r),
+            Err(ModelError::Interrupted) => {
+                store.release(trial.id, worker)?;
+                report.lock().expect("report lock").released += 1;
+                break;
+            }
+            Err(e) => TrialOutcome::Failed(e.to_string()),
+        };
+        match store.finish(trial.id, worker, &outcome) {
+            Ok(()) => {}
+            Err(StoreError::LostClaim(id)) => {
+                tracing::warn!(trial = id, "claim lost before finishing; result dropped");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        observer.trial_finished(&trial, &outcome);
+        let mut r = report.lock().expect("report lock");
+        match outcome {
+            TrialOutcome::Finished(_) => r.finished += 1,
+            TrialOutcome::Failed(_) => r.failed += 1,
+        }
+    }
+    Ok(())
+}

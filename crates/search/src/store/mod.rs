@@ -1,0 +1,335 @@
+//! Storage of sweeps, trials and per-epoch metrics behind one small interface.
+//!
+//! The engine only talks to [`Store`]; SQLite ([`SqliteStore`]) is the embedded default, and a
+//! server backend for sweeps shared by many machines can implement the same trait.
+
+mod error;
+mod sqlite;
+
+use std::time::Duration;
+
+use fcnsweep_data::DatasetName;
+use fcnsweep_model::{EpochMetrics, RunConfig, RunResult};
+use serde::Serialize;
+
+pub use error::StoreError;
+pub use sqlite::{SqliteStore, DEFAULT_DB, SCHEMA_VERSION};
+
+use crate::expand::SweepPlan;
+
+/// Database row id of a trial.
+pub type TrialId = i64;
+
+/// Lifecycle of a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrialStatus {
+    /// Not started, or returned after an interruption.
+    Pending,
+    /// Claimed by a worker that heartbeats it.
+    Running,
+    /// Finished normally.
+    Done,
+    /// Stopped by an error (rerun only with `--retry-failed`).
+    Failed,
+    /// Finished early because the loss became NaN or infinite; its metrics count.
+    Diverged,
+}
+
+impl TrialStatus {
+    /// All statuses, in lifecycle order.
+    pub const ALL: [TrialStatus; 5] = [
+        Self::Pending,
+        Self::Running,
+        Self::Done,
+        Self::Failed,
+        Self::Diverged,
+    ];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Diverged => "diverged",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether the trial has final metrics (done or diverged).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Done | Self::Diverged)
+    }
+}
+
+/// The process that claims and runs trials.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Unique id: `host:pid:nonce`.
+    pub id: String,
+    /// Host name.
+    pub host: String,
+    /// Process id.
+    pub pid: u32,
+}
+
+impl Worker {
+    /// Identifies this process.
+    pub fn this_process() -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "localhost".to_string());
+        let pid = std::process::id();
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        Self {
+            id: format!("{host}:{pid}:{nonce:08x}"),
+            host,
+            pid,
+        }
+    }
+}
+
+/// How a sweep is (re-)registered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegisterOptions {
+    /// Accept a changed spec under an existing name, adding its new configurations and seeds.
+    pub extend: bool,
+    /// Retrain trials that are already done: they are superseded by fresh pending ones.
+    pub no_reuse: bool,
+}
+
+/// What registering a sweep did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    /// A new sweep.
+    Created,
+    /// The sweep existed with the same configurations and seeds.
+    Unchanged,
+    /// The sweep existed; this many configurations and seeds were added.
+    Extended {
+        /// Configurations added.
+        configs: usize,
+        /// Seeds added.
+        seeds: usize,
+    },
+}
+
+/// A configuration as stored for a sweep.
+#[derive(Debug, Clone)]
+pub struct StoredConfig {
+    /// Content hash (identity).
+    pub hash: String,
+    /// The parameters.
+    pub run: RunConfig,
+    /// Whether it is the spec's base configuration.
+    pub baseline: bool,
+}
+
+/// A stored sweep with its configurations (in spec order) and seeds.
+#[derive(Debug, Clone)]
+pub struct SweepRecord {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Dataset all its configurations train on.
+    pub dataset: DatasetName,
+    /// The YAML text it was registered with.
+    pub spec: String,
+    /// Unix time of creation.
+    pub created_at: f64,
+    /// Configurations in order of first appearance.
+    pub configs: Vec<StoredConfig>,
+    /// Seeds every configuration is trained with.
+    pub seeds: Vec<u64>,
+}
+
+/// A trial handed to a worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedTrial {
+    /// Row id.
+    pub id: TrialId,
+    /// Configuration hash.
+    pub config_hash: String,
+    /// Parameters to train with.
+    pub run: RunConfig,
+    /// Run seed.
+    pub seed: u64,
+    /// Whether stale partial results of a dead worker were cleared to claim it.
+    pub recovered: bool,
+}
+
+/// How claiming treats failed and abandoned trials.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimOptions {
+    /// Also claim failed trials.
+    pub retry_failed: bool,
+    /// A running trial whose heartbeat is older than this is considered abandoned.
+    pub stale_after: Duration,
+}
+
+impl Default for ClaimOptions {
+    fn default() -> Self {
+        Self {
+            retry_failed: false,
+            stale_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone)]
+pub enum TrialOutcome {
+    /// Finished (or diverged, per `RunResult::diverged`).
+    Finished(RunResult),
+    /// Stopped by an error.
+    Failed(String),
+}
+
+/// Trial counts of a sweep by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    /// Not yet run.
+    pub pending: usize,
+    /// Being run.
+    pub running: usize,
+    /// Finished.
+    pub done: usize,
+    /// Errored.
+    pub failed: usize,
+    /// Finished with a non-finite loss.
+    pub diverged: usize,
+}
+
+impl StatusCounts {
+    /// All trials.
+    pub fn total(&self) -> usize {
+        self.pending + self.running + self.done + self.failed + self.diverged
+    }
+
+    /// Trials with final metrics.
+    pub fn finished(&self) -> usize {
+        self.done + self.diverged
+    }
+}
+
+/// One row of `sweep list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepListing {
+    /// Name.
+    pub name: String,
+    /// Dataset.
+    pub dataset: String,
+    /// Number of configurations.
+    pub configs: usize,
+    /// Number of seeds.
+    pub seeds: usize,
+    /// Trial counts.
+    pub counts: StatusCounts,
+    /// Unix creation time.
+    pub created_at: f64,
+}
+
+/// A stored trial.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialRecord {
+    /// Row id.
+    pub id: TrialId,
+    /// Configuration hash.
+    pub config_hash: String,
+    /// Seed.
+    pub seed: u64,
+    /// Status.
+    pub status: TrialStatus,
+    /// Claiming worker, if any.
+    pub worker: Option<String>,
+    /// Epochs recorded.
+    pub epochs_done: usize,
+    /// Test accuracy (finished trials).
+    pub test_acc: Option<f64>,
+    /// Test loss (finished trials).
+    pub test_loss: Option<f64>,
+    /// Validation accuracy after the last epoch.
+    pub final_val_acc: Option<f64>,
+    /// Validation loss after the last epoch.
+    pub final_val_loss: Option<f64>,
+    /// Training loss of the last epoch.
+    pub final_train_loss: Option<f64>,
+    /// Wall time of the run.
+    pub seconds: Option<f64>,
+    /// Error text of failed trials.
+    pub error: Option<String>,
+}
+
+/// A stored epoch of one trial.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    /// Trial row id.
+    pub trial_id: TrialId,
+    /// Seed of that trial.
+    pub seed: u64,
+    /// The metrics.
+    pub metrics: EpochMetrics,
+}
+
+/// The storage interface of the engine: register, claim, heartbeat, record, finish, query.
+///
+/// Every write made on behalf of a claimed trial names the worker; a write for a trial the
+/// worker no longer owns fails with [`StoreError::LostClaim`], so no trial is recorded twice.
+pub trait Store: Send {
+    /// Stores a sweep's spec, configurations, seeds and pending trials (idempotent).
+    fn register_sweep(
+        &mut self,
+        plan: &SweepPlan,
+        spec_text: &str,
+        options: RegisterOptions,
+    ) -> Result<Registered, StoreError>;
+    /// Loads a sweep by name.
+    fn sweep(&mut self, name: &str) -> Result<SweepRecord, StoreError>;
+    /// Every sweep with its trial counts.
+    fn list_sweeps(&mut self) -> Result<Vec<SweepListing>, StoreError>;
+    /// Atomically takes the next runnable trial of the sweep (pending, abandoned, or failed
+    /// with `retry_failed`), or `None` when nothing is left to run.
+    fn claim(
+        &mut self,
+        sweep_id: i64,
+        worker: &Worker,
+        options: &ClaimOptions,
+    ) -> Result<Option<ClaimedTrial>, StoreError>;
+    /// Refreshes the heartbeat of every trial the worker is running.
+    fn heartbeat(&mut self, worker: &Worker) -> Result<(), StoreError>;
+    /// Commits one finished epoch of a running trial.
+    fn record_epoch(
+        &mut self,
+        trial: TrialId,
+        worker: &Worker,
+        metrics: &EpochMetrics,
+    ) -> Result<(), StoreError>;
+    /// Commits a trial's final status and metrics in one transaction.
+    fn finish(
+        &mut self,
+        trial: TrialId,
+        worker: &Worker,
+        outcome: &TrialOutcome,
+    ) -> Result<(), StoreError>;
+    /// Returns a running trial to pending and drops its partial epochs (interruption).
+    fn release(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError>;
+    /// Trial counts by status.
+    fn status_counts(&mut self, sweep_id: i64) -> Result<StatusCounts, StoreError>;
+    /// Mean wall time of the sweep's finished trials (for ETAs).
+    fn mean_trial_seconds(&mut self, sweep_id: i64) -> Result<Option<f64>, StoreError>;
+    /// Every current trial of the sweep, in configuration then seed order.
+    fn trials(&mut self, sweep_id: i64) -> Result<Vec<TrialRecord>, StoreError>;
+    /// Every stored epoch of the sweep's finished trials of one configuration.
+    fn epochs(&mut self, sweep_id: i64, config_hash: &str) -> Result<Vec<EpochRecord>, StoreError>;
+}

@@ -1,0 +1,944 @@
+//! The SQLite implementation of [`Store`]: WAL mode, a busy timeout, foreign keys, a schema
+//! version with forward migrations, and refusal to touch databases that are not fcnsweep's.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fcnsweep_data::DatasetName;
+use fcnsweep_model::{EpochMetrics, RunConfig};
+use rusqlite::{
+    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+use sha2::{Digest, Sha256};
+
+use super::{
+    ClaimOptions, ClaimedTrial, EpochRecord, RegisterOptions, Registered, StatusCounts, Store,
+    StoreError, StoredConfig, SweepListing, SweepRecord, TrialId, TrialOutcome, TrialRecord,
+    TrialStatus, Worker,
+};
+use crate::axes::axis_values;
+use crate::expand::SweepPlan;
+
+/// Where results go unless `--db` or `FCNSWEEP_DB` say otherwise.
+pub const DEFAULT_DB: &str = "db/fcnsweep.sqlite";
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+/// `PRAGMA application_id` of fcnsweep databases ("FCNS").
+const APPLICATION_ID: i32 = 0x4643_4e53;
+/// How long a writer waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Forward migrations: entry `i` upgrades version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Unix time in seconds.
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The result database in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// `--db` if given, else `FCNSWEEP_DB`, else [`DEFAULT_DB`].
+    pub fn resolve_path(explicit: Option<&Path>) -> PathBuf {
+        explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("FCNSWEEP_DB").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// Opens the database for writing, creating it (and the default `db/` folder) if needed.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(dir) = parent {
+                if !dir.is_dir() {
+                    if path == Path::new(DEFAULT_DB) {
+                        fs::create_dir_all(dir)
+                            .map_err(|_| StoreError::MissingDirectory(dir.into()))?;
+                    } else {
+                        return Err(StoreError::MissingDirectory(dir.into()));
+                    }
+                }
+            }
+        } else if fs::metadata(path)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(false)
+        {
+            return Err(StoreError::ReadOnly(path.into()));
+        }
+        Self::open_inner(path, true)
+    }
+
+    /// Opens an existing database; a missing file is [`StoreError::NoDatabase`].
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.into()));
+        }
+        let writable = !fs::metadata(path)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(true);
+        Self::open_inner(path, writable)
+    }
+
+    fn open_inner(path: &Path, writable: bool) -> Result<Self, StoreError> {
+        check_header(path)?;
+        let flags = if writable {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let err = |e| map_err(path, e);
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        let mut store = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.check_identity()?;
+        if writable {
+            store
+                .conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
+            store
+                .conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(err)?;
+            store.migrate()?;
+        }
+        store
+            .conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `PRAGMA integrity_check`'s answer (`"ok"` for a sound file).
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Direct access for queries the trait does not cover (tests, reports).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        map_err(&self.path, e)
+    }
+
+    /// Refuses files of other programs and of newer fcnsweep versions, before writing anything.
+    fn check_identity(&self) -> Result<(), StoreError> {
+        let app: i32 = self
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let tables: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 5")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))?;
+        let fresh = app == 0 && version == 0 && tables.is_empty();
+        if app != APPLICATION_ID && !fresh {
+            return Err(StoreError::Foreign {
+                path: self.path.clone(),
+                found: app,
+                tables: if tables.is_empty() {
+                    "none".into()
+                } else {
+                    tables.join(", ")
+                },
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies the missing forward migrations in one transaction.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tracing::info!(from, to = from + 1, "migrating database schema");
+            tx.execute_batch(sql).map_err(err)?;
+        }
+        if version < SCHEMA_VERSION {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(err)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn immediate(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_err(&path, e))
+    }
+
+    fn sweep_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT id FROM sweeps WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// A non-empty file that does not start with SQLite's magic header is not ours to open.
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    let Ok(mut file) = fs::File::open(path) else {
+        return Ok(());
+    };
+    if path.is_dir() {
+        return Err(StoreError::NotSqlite(path.into()));
+    }
+    let mut header = [0u8; 16];
+    let n = file.read(&mut header).unwrap_or(0);
+    if n > 0 && (n < 16 || &header != b"SQLite format 3\0") {
+        return Err(StoreError::NotSqlite(path.into()));
+    }
+    Ok(())
+}
+
+fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
+        match f.code {
+            ErrorCode::NotADatabase => return StoreError::NotSqlite(path.into()),
+            ErrorCode::ReadOnly => return StoreError::ReadOnly(path.into()),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                return StoreError::Locked {
+                    path: path.into(),
+                    detail: msg.clone().unwrap_or_else(|| f.to_string()),
+                }
+            }
+            _ => {}
+        }
+    }
+    StoreError::Sqlite {
+        path: path.into(),
+        source: e,
+    }
+}
+
+fn to_sql(v: serde_json::Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Integer(b as i64),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::Text(s),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+/// Identity of a plan's content: its configuration hashes and seeds, order-independent.
+fn plan_hash(configs: &BTreeSet<String>, seeds: &BTreeSet<u64>) -> String {
+    let mut h = Sha256::new();
+    for c in configs {
+        h.update(c.as_bytes());
+        h.update(b"\n");
+    }
+    for s in seeds {
+        h.update(s.to_le_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+fn insert_config(
+    tx: &Transaction<'_>,
+    dataset: DatasetName,
+    hash: &str,
+    run: &RunConfig,
+) -> rusqlite::Result<()> {
+    let axes = axis_values(run);
+    let names: Vec<&str> = axes.iter().map(|(k, _)| *k).collect();
+    let placeholders = vec!["?"; names.len() + 3].join(", ");
+    let sql = format!(
+        "INSERT OR IGNORE INTO configs (hash, dataset, params, {}) VALUES ({placeholders})",
+        names.join(", ")
+    );
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        hash.to_string().into(),
+        dataset.name().to_string().into(),
+        serde_json::to_string(run)
+            .expect("RunConfig serializes")
+            .into(),
+    ];
+    values.extend(axes.into_iter().map(|(_, v)| to_sql(v)));
+    tx.execute(&sql, rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
+/// Inserts a pending trial for every (configuration, seed) of the sweep that has none.
+fn ensure_trials(tx: &Transaction<'_>, sweep_id: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT OR IGNORE INTO trials (config_hash, seed, status)
+         SELECT sc.config_hash, ss.seed, 'pending'
+         FROM sweep_configs sc JOIN sweep_seeds ss ON ss.sweep_id = sc.sweep_id
+         WHERE sc.sweep_id = ?1
+         ORDER BY sc.position, ss.seed",
+        [sweep_id],
+    )
+}
+
+/// Whether a worker process on this host is gone (no such process, a zombie, or another
+/// program). `None` when the host has no /proc to tell.
+fn process_gone(pid: u32) -> Option<bool> {
+    if !Path::new("/proc/self").exists() {
+        return None;
+    }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Some(true);
+    };
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|s| s.split_whitespace().next());
+    if matches!(state, Some("Z") | Some("X")) {
+        return Some(true);
+    }
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    Some(!String::from_utf8_lossy(&cmdline).contains("fcnsweep"))
+}
+
+fn run_config(path: &Path, json: &str) -> Result<RunConfig, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        path: path.into(),
+        detail: format!("configuration parameters do not parse: {e}"),
+    })
+}
+
+fn status(path: &Path, s: &str) -> Result<TrialStatus, StoreError> {
+    TrialStatus::parse(s).ok_or_else(|| StoreError::Corrupt {
+        path: path.into(),
+        detail: format!("unknown trial status '{s}'"),
+    })
+}
+
+impl Store for SqliteStore {
+    fn register_sweep(
+        &mut self,
+        plan: &SweepPlan,
+        spec_text: &str,
+        options: RegisterOptions,
+    ) -> Result<Registered, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let new_configs: BTreeSet<String> = plan.configs.iter().map(|c| c.hash.clone()).collect();
+        let new_seeds: BTreeSet<u64> = plan.seeds.iter().copied().collect();
+        let existing: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, dataset FROM sweeps WHERE name = ?1",
+                [&plan.name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let t = now();
+        let (sweep_id, outcome) = match existing {
+            None => {
+                tx.execute(
+                    "INSERT INTO sweeps (name, dataset, spec, plan_hash, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![
+                        plan.name,
+                        plan.dataset.name(),
+                        spec_text,
+                        plan_hash(&new_configs, &new_seeds),
+                        t
+                    ],
+                )
+                .map_err(err)?;
+                (tx.last_insert_rowid(), Registered::Created)
+            }
+            Some((id, dataset)) => {
+                let old_configs: BTreeSet<String> = tx
+                    .prepare("SELECT config_hash FROM sweep_configs WHERE sweep_id = ?1")
+                    .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
+                    .map_err(err)?;
+                let old_seeds: BTreeSet<u64> = tx
+                    .prepare("SELECT seed FROM sweep_seeds WHERE sweep_id = ?1")
+                    .and_then(|mut s| {
+                        s.query_map([id], |r| r.get::<_, i64>(0))?
+                            .map(|r| r.map(|s| s as u64))
+                            .collect()
+                    })
+                    .map_err(err)?;
+                if dataset != plan.dataset.name() {
+                    return Err(StoreError::SpecChanged {
+                        name: plan.name.clone(),
+                        detail: format!("dataset {dataset} became {}", plan.dataset),
+                    });
+                }
+                let added_configs = new_configs.difference(&old_configs).count();
+                let removed_configs = old_configs.difference(&new_configs).count();
+                let added_seeds = new_seeds.difference(&old_seeds).count();
+                let removed_seeds = old_seeds.difference(&new_seeds).count();
+                if added_configs + removed_configs + added_seeds + removed_seeds == 0 {
+                    (id, Registered::Unchanged)
+                } else if !options.extend {
+                    return Err(StoreError::SpecChanged {
+                        name: plan.name.clone(),
+                        detail: format!(
+                            "{added_configs} configurations added, {removed_configs} removed, {added_seeds} seeds added, {removed_seeds} removed"
+                        ),
+                    });
+                } else {
+                    let all_c: BTreeSet<String> =
+                        old_configs.union(&new_configs).cloned().collect();
+                    let all_s: BTreeSet<u64> = old_seeds.union(&new_seeds).copied().collect();
+                    tx.execute(
+                        "UPDATE sweeps SET spec = ?2, plan_hash = ?3, updated_at = ?4 WHERE id = ?1",
+                        params![id, spec_text, plan_hash(&all_c, &all_s), t],
+                    )
+                    .map_err(err)?;
+                    (
+                        id,
+                        Registered::Extended {
+                            configs: added_configs,
+                            seeds: added_seeds,
+                        },
+                    )
+                }
+            }
+        };
+        let base_position: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(position) + 1, 0) FROM sweep_configs WHERE sweep_id = ?1",
+                [sweep_id],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        let mut position = base_position;
+        for c in &plan.configs {
+            insert_config(&tx, plan.dataset, &c.hash, &c.run).map_err(err)?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO sweep_configs (sweep_id, config_hash, position, baseline, sources)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        sweep_id,
+                        c.hash,
+                        position,
+                        c.baseline,
+                        serde_json::to_string(&c.sources).expect("strings serialize")
+                    ],
+                )
+                .map_err(err)?;
+            position += inserted as i64;
+        }
+        for s in &plan.seeds {
+            tx.execute(
+                "INSERT OR IGNORE INTO sweep_seeds (sweep_id, seed) VALUES (?1, ?2)",
+                params![sweep_id, *s as i64],
+            )
+            .map_err(err)?;
+        }
+        if options.no_reuse {
+            // Keep the old trials for history; fresh pending ones replace them below.
+            tx.execute(
+                "UPDATE trials SET superseded = 1
+                 WHERE superseded = 0 AND status IN ('done', 'diverged', 'failed')
+                   AND id IN (SELECT id FROM sweep_trials WHERE sweep_id = ?1)",
+                [sweep_id],
+            )
+            .map_err(err)?;
+        }
+        ensure_trials(&tx, sweep_id).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(outcome)
+    }
+
+    fn sweep(&mut self, name: &str) -> Result<SweepRecord, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let row: Option<(i64, String, String, f64)> = self
+            .conn
+            .query_row(
+                "SELECT id, dataset, spec, created_at FROM sweeps WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((id, dataset, spec, created_at)) = row else {
+            let known: Vec<String> = self
+                .conn
+                .prepare("SELECT name FROM sweeps ORDER BY name")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(err)?;
+            return Err(StoreError::UnknownSweep {
+                name: name.to_string(),
+                path,
+                known,
+            });
+        };
+        let dataset = DatasetName::parse(&dataset).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let rows: Vec<(String, String, bool)> = self
+            .conn
+            .prepare(
+                "SELECT sc.config_hash, c.params, sc.baseline FROM sweep_configs sc
+                 JOIN configs c ON c.hash = sc.config_hash
+                 WHERE sc.sweep_id = ?1 ORDER BY sc.position",
+            )
+            .and_then(|mut s| {
+                s.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .map_err(err)?;
+        let configs = rows
+            .into_iter()
+            .map(|(hash, params, baseline)| {
+                Ok(StoredConfig {
+                    hash,
+                    run: run_config(&path, &params)?,
+                    baseline,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let seeds: Vec<u64> = self
+            .conn
+            .prepare("SELECT seed FROM sweep_seeds WHERE sweep_id = ?1 ORDER BY seed")
+            .and_then(|mut s| {
+                s.query_map([id], |r| r.get::<_, i64>(0))?
+                    .map(|r| r.map(|s| s as u64))
+                    .collect()
+            })
+            .map_err(err)?;
+        Ok(SweepRecord {
+            id,
+            name: name.to_string(),
+            dataset,
+            spec,
+            created_at,
+            configs,
+            seeds,
+        })
+    }
+
+    fn list_sweeps(&mut self) -> Result<Vec<SweepListing>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let rows: Vec<(i64, String, String, f64, i64, i64)> = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.name, s.dataset, s.created_at,
+                        (SELECT count(*) FROM sweep_configs WHERE sweep_id = s.id),
+                        (SELECT count(*) FROM sweep_seeds WHERE sweep_id = s.id)
+                 FROM sweeps s ORDER BY s.created_at, s.name",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(err)?;
+        rows.into_iter()
+            .map(|(id, name, dataset, created_at, configs, seeds)| {
+                Ok(SweepListing {
+                    counts: self.status_counts(id)?,
+                    name,
+                    dataset,
+                    configs: configs as usize,
+                    seeds: seeds as usize,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    fn claim(
+        &mut self,
+        sweep_id: i64,
+        worker: &Worker,
+        options: &ClaimOptions,
+    ) -> Result<Option<ClaimedTrial>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let t = now();
+        // Return abandoned trials (dead process on this host, or a silent heartbeat) to pending.
+        let running: Vec<(i64, Option<String>, Option<i64>, Option<f64>)> = tx
+            .prepare(
+                "SELECT id, host, pid, heartbeat_at FROM sweep_trials
+                 WHERE sweep_id = ?1 AND status = 'running'",
+            )
+            .and_then(|mut s| {
+                s.query_map([sweep_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect()
+            })
+            .map_err(err)?;
+        let mut recovered = BTreeSet::new();
+        for (id, host, pid, heartbeat) in running {
+            let pid = pid.map(|p| p as u32);
+            let same_host = host.as_deref() == Some(worker.host.as_str());
+            let dead =
+                same_host && pid != Some(worker.pid) && pid.and_then(process_gone).unwrap_or(false);
+            let silent = heartbeat.is_none_or(|h| t - h > options.stale_after.as_secs_f64());
+            if dead || silent {
+                tracing::warn!(
+                    trial = id,
+                    ?host,
+                    ?pid,
+                    dead,
+                    silent,
+                    "recovering abandoned trial"
+                );
+                tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [id])
+                    .map_err(err)?;
+                tx.execute(
+                    "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
+                            heartbeat_at = NULL, epochs_done = 0
+                     WHERE id = ?1",
+                    [id],
+                )
+                .map_err(err)?;
+                recovered.insert(id);
+            }
+        }
+        let next: Option<(i64, String, i64, String)> = tx
+            .query_row(
+                "SELECT t.id, t.config_hash, t.seed, c.params
+                 FROM sweep_configs sc
+                 JOIN sweep_seeds ss ON ss.sweep_id = sc.sweep_id
+                 JOIN trials t ON t.config_hash = sc.config_hash AND t.seed = ss.seed AND t.superseded = 0
+                 JOIN configs c ON c.hash = t.config_hash
+                 WHERE sc.sweep_id = ?1
+                   AND (t.status = 'pending' OR (?2 AND t.status = 'failed'))
+                 ORDER BY sc.position, ss.seed LIMIT 1",
+                params![sweep_id, options.retry_failed],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((id, config_hash, seed, params_json)) = next else {
+            tx.commit().map_err(err)?;
+            return Ok(None);
+        };
+        tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [id])
+            .map_err(err)?;
+        tx.execute(
+            "UPDATE trials SET status = 'running', worker = ?2, host = ?3, pid = ?4,
+                    claimed_at = ?5, heartbeat_at = ?5, finished_at = NULL, attempts = attempts + 1,
+                    epochs_done = 0, error = NULL, test_acc = NULL, test_loss = NULL,
+                    final_train_loss = NULL, final_val_loss = NULL, final_val_acc = NULL, seconds = NULL
+             WHERE id = ?1",
+            params![id, worker.id, worker.host, worker.pid, t],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Some(ClaimedTrial {
+            id,
+            run: run_config(&path, &params_json)?,
+            config_hash,
+            seed: seed as u64,
+            recovered: recovered.contains(&id),
+        }))
+    }
+
+    fn heartbeat(&mut self, worker: &Worker) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE trials SET heartbeat_at = ?2 WHERE worker = ?1 AND status = 'running'",
+                params![worker.id, now()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn record_epoch(
+        &mut self,
+        trial: TrialId,
+        worker: &Worker,
+        m: &EpochMetrics,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let owned = tx
+            .execute(
+                "UPDATE trials SET heartbeat_at = ?3, epochs_done = ?4
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![trial, worker.id, now(), m.epoch as i64],
+            )
+            .map_err(err)?;
+        if owned == 0 {
+            return Err(StoreError::LostClaim(trial));
+        }
+        tx.execute(
+            "INSERT INTO epochs (trial_id, epoch, train_loss, train_acc, val_loss, val_acc, seconds)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                trial,
+                m.epoch as i64,
+                finite(m.train_loss),
+                m.train_acc,
+                m.val_loss.and_then(finite),
+                m.val_acc,
+                m.seconds
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn finish(
+        &mut self,
+        trial: TrialId,
+        worker: &Worker,
+        outcome: &TrialOutcome,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let t = now();
+        let owned = match outcome {
+            TrialOutcome::Finished(r) => {
+                let last = r.epochs.last();
+                let status = if r.diverged { "diverged" } else { "done" };
+                tx.execute(
+                    "UPDATE trials SET status = ?3, finished_at = ?4, heartbeat_at = ?4,
+                            epochs_done = ?5, test_loss = ?6, test_acc = ?7, final_train_loss = ?8,
+                            final_val_loss = ?9, final_val_acc = ?10, seconds = ?11, error = NULL
+                     WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                    params![
+                        trial,
+                        worker.id,
+                        status,
+                        t,
+                        r.epochs.len() as i64,
+                        finite(r.test_loss),
+                        r.test_acc,
+                        last.and_then(|e| finite(e.train_loss)),
+                        last.and_then(|e| e.val_loss).and_then(finite),
+                        last.and_then(|e| e.val_acc),
+                        r.seconds
+                    ],
+                )
+            }
+            TrialOutcome::Failed(msg) => tx.execute(
+                "UPDATE trials SET status = 'failed', finished_at = ?3, heartbeat_at = ?3, error = ?4
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![trial, worker.id, t, msg],
+            ),
+        }
+        .map_err(err)?;
+        if owned == 0 {
+            return Err(StoreError::LostClaim(trial));
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn release(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let owned = tx
+            .execute(
+                "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
+                        heartbeat_at = NULL, epochs_done = 0
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![trial, worker.id],
+            )
+            .map_err(err)?;
+        if owned > 0 {
+            tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [trial])
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn status_counts(&mut self, sweep_id: i64) -> Result<StatusCounts, StoreError> {
+        let path = self.path.clone();
+        let rows: Vec<(String, i64)> = self
+            .conn
+            .prepare(
+                "SELECT status, count(*) FROM sweep_trials WHERE sweep_id = ?1 GROUP BY status",
+            )
+            .and_then(|mut s| {
+                s.query_map([sweep_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| map_err(&path, e))?;
+        let mut c = StatusCounts::default();
+        for (s, n) in rows {
+            let n = n as usize;
+            match status(&path, &s)? {
+                TrialStatus::Pending => c.pending = n,
+                TrialStatus::Running => c.running = n,
+                TrialStatus::Done => c.done = n,
+                TrialStatus::Failed => c.failed = n,
+                TrialStatus::Diverged => c.diverged = n,
+            }
+        }
+        Ok(c)
+    }
+
+    fn mean_trial_seconds(&mut self, sweep_id: i64) -> Result<Option<f64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT avg(seconds) FROM sweep_trials WHERE sweep_id = ?1 AND status IN ('done', 'diverged')",
+                [sweep_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    fn trials(&mut self, sweep_id: i64) -> Result<Vec<TrialRecord>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT t.id, t.config_hash, t.seed, t.status, t.worker, t.epochs_done, t.test_acc,
+                        t.test_loss, t.final_val_acc, t.final_val_loss, t.final_train_loss,
+                        t.seconds, t.error
+                 FROM sweep_trials t
+                 JOIN sweep_configs sc ON sc.sweep_id = t.sweep_id AND sc.config_hash = t.config_hash
+                 WHERE t.sweep_id = ?1 ORDER BY sc.position, t.seed",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([sweep_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    [
+                        r.get::<_, Option<f64>>(6)?,
+                        r.get::<_, Option<f64>>(7)?,
+                        r.get::<_, Option<f64>>(8)?,
+                        r.get::<_, Option<f64>>(9)?,
+                        r.get::<_, Option<f64>>(10)?,
+                        r.get::<_, Option<f64>>(11)?,
+                    ],
+                    r.get::<_, Option<String>>(12)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(err)?;
+        rows.into_iter()
+            .map(
+                |(id, config_hash, seed, st, worker, epochs_done, m, error)| {
+                    Ok(TrialRecord {
+                        id,
+                        config_hash,
+                        seed: seed as u64,
+                        status: status(&path, &st)?,
+                        worker,
+                        epochs_done: epochs_done as usize,
+                        test_acc: m[0],
+                        test_loss: m[1],
+                        final_val_acc: m[2],
+                        final_val_loss: m[3],
+                        final_train_loss: m[4],
+                        seconds: m[5],
+                        error,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    fn epochs(&mut self, sweep_id: i64, config_hash: &str) -> Result<Vec<EpochRecord>, StoreError> {
+        let path = self.path.clone();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT e.trial_id, t.seed, e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
+                 FROM epochs e JOIN sweep_trials t ON t.id = e.trial_id
+                 WHERE t.sweep_id = ?1 AND t.config_hash = ?2 AND t.status IN ('done', 'diverged')
+                 ORDER BY t.seed, e.epoch",
+            )
+            .map_err(|e| map_err(&path, e))?;
+        let rows = stmt
+            .query_map(params![sweep_id, config_hash], |r| {
+                Ok(EpochRecord {
+                    trial_id: r.get(0)?,
+                    seed: r.get::<_, i64>(1)? as u64,
+                    metrics: EpochMetrics {
+                        epoch: r.get::<_, i64>(2)? as usize,
+                        train_loss: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
+                        train_acc: r.get(4)?,
+                        val_loss: r.get(5)?,
+                        val_acc: r.get(6)?,
+                        seconds: r.get(7)?,
+                    },
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| map_err(&path, e))?;
+        Ok(rows)
+    }
+}
+
+/// SQLite stores NaN as NULL anyway; make that explicit for non-finite values.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl SqliteStore {
+    /// Id of a sweep by name, if it exists.
+    pub fn find_sweep(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.sweep_id(name)
+    }
+}
