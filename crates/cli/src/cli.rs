@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use fcnsweep_data::DatasetName;
 use fcnsweep_model::{Init, Norm, OptimizerKind};
+use fcnsweep_search::results::SortKey;
+use fcnsweep_search::table::Format;
 
 /// Hyperparameter search for fully-connected networks: YAML in, SQLite and plots out.
 #[derive(Debug, Parser)]
@@ -27,6 +29,141 @@ pub enum Command {
     /// Fetch or inspect datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Plan, run, resume and inspect sweeps.
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+    /// Query stored results.
+    #[command(subcommand)]
+    Results(ResultsCommand),
+}
+
+/// Where results are stored: `--db`, else `FCNSWEEP_DB`, else `db/fcnsweep.sqlite`.
+#[derive(Debug, Args, Clone)]
+pub struct DbArg {
+    /// Result database (default: $FCNSWEEP_DB, else db/fcnsweep.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+}
+
+/// How a sweep runs.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Trials trained at once, one core each (default: number of cores).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Also rerun trials that failed.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Seconds without a heartbeat after which another process's running trial is taken over.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stale_after: u64,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub dir: DataDirArg,
+}
+
+/// `fcnsweep sweep ...`
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Print the expanded configurations and the trial count of a search space; trains nothing.
+    Plan {
+        /// Search-space YAML file.
+        file: PathBuf,
+    },
+    /// Run (or continue) the sweep a search-space file describes.
+    Run {
+        /// Search-space YAML file.
+        file: PathBuf,
+        /// Accept a changed spec under an existing name: add its new configurations and seeds.
+        #[arg(long)]
+        extend: bool,
+        /// Retrain trials that are already done (the old ones are kept as superseded).
+        #[arg(long)]
+        no_reuse: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Continue a stored sweep from the spec saved in the database (no YAML file needed).
+    Resume {
+        /// Sweep name.
+        name: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// List the stored sweeps with their progress.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Trial counts per status and an ETA for one sweep.
+    Status {
+        /// Sweep name.
+        name: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// Output options shared by the results commands.
+#[derive(Debug, Args, Clone)]
+pub struct FormatArg {
+    /// Output format: table, csv, json or markdown.
+    #[arg(long, short = 'f', value_parser = parse_format, default_value = "table")]
+    pub format: Format,
+}
+
+/// `fcnsweep results ...`
+#[derive(Debug, Subcommand)]
+pub enum ResultsCommand {
+    /// One row per configuration: mean ± SD of test and validation accuracy, CI, Welch test.
+    Show {
+        /// Sweep name.
+        name: String,
+        /// Sort by test, val, order, or an axis name.
+        #[arg(long, default_value = "test", value_parser = parse_sort)]
+        sort: SortKey,
+        /// Show only the first K rows.
+        #[arg(long)]
+        top: Option<usize>,
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The configuration with the best mean test accuracy, with its parameters.
+    Best {
+        /// Sweep name.
+        name: String,
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// One row per trial (configuration and seed).
+    Trials {
+        /// Sweep name.
+        name: String,
+        /// Only this configuration (hash or unique prefix).
+        #[arg(long)]
+        config: Option<String>,
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Per-epoch mean ± SD across seeds of one configuration.
+    Epochs {
+        /// Sweep name.
+        name: String,
+        /// Configuration hash or unique prefix.
+        #[arg(long)]
+        config: String,
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 /// Where datasets live: `--data-dir`, else `FCNSWEEP_DATA`, else `./data`.
@@ -136,4 +273,12 @@ fn parse_init(s: &str) -> Result<Init, String> {
 
 fn parse_norm(s: &str) -> Result<Norm, String> {
     Norm::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s)
+}
+
+fn parse_sort(s: &str) -> Result<SortKey, String> {
+    SortKey::parse(s)
 }

@@ -1,21 +1,25 @@
 //! The search engine of fcnsweep: a YAML search space is parsed and checked
 //! ([`spec`]), expanded into distinct configurations ([`mod@expand`]) identified by a stable
-//! hash ([`identity`]) and described axis by axis for tables and the database ([`axes`]).
+//! hash ([`identity`]) and described axis by axis for tables and the database ([`axes`]);
+//! trials are stored behind the [`store::Store`] interface, run in parallel by [`runner`], and
+//! aggregated by [`results`] (with [`stats`]) into [`table`]s.
 
 pub mod axes;
 mod de;
 pub mod error;
 pub mod expand;
 pub mod identity;
+pub mod results;
+pub mod runner;
 pub mod spec;
+pub mod stats;
+pub mod store;
+pub mod table;
 
 pub use axes::{axis_values, varying_axes, AXES};
 pub use error::SpecError;
 pub use expand::{expand, PlannedConfig, SweepPlan};
 pub use identity::{canonical, config_hash, short_hash};
-pub use spec::{load_spec, parse_spec, SweepSpec};
-pub mod runner;
-pub mod store;
-
 pub use runner::{run_sweep, RunError, RunOptions, RunReport, SweepObserver};
+pub use spec::{load_spec, parse_spec, SweepSpec};
 pub use store::{SqliteStore, Store, StoreError};

@@ -182,7 +182,9 @@ pub fn run_sweep(
         pool.scope(|s| {
             for _ in 0..jobs {
                 s.spawn(|_| {
-                    let result = work(open, sweep, &cache, &worker, options, &halt, observer, &report);
+                    let result = work(
+                        open, sweep, &cache, &worker, options, &halt, observer, &report,
+                    );
                     if let Err(e) = result {
                         tracing::error!(error = %e, "worker stopped");
                         abort.store(true, Ordering::Relaxed);

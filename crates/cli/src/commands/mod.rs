@@ -1,6 +1,8 @@
 //! One module per command group; each turns parsed arguments into library calls.
 
 mod data;
+mod results;
+mod sweep;
 mod train;
 
 use std::process::ExitCode;
@@ -12,5 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Data(cmd) => data::run(cmd),
+        Command::Sweep(cmd) => sweep::run(cmd),
+        Command::Results(cmd) => results::run(cmd),
     }
 }

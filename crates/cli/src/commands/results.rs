@@ -1,0 +1,115 @@
+//! `fcnsweep results show|best|trials|epochs`.
+
+use std::process::ExitCode;
+
+use fcnsweep_search::results::{
+    config_table, epoch_summaries, epochs_table, resolve_config, sort, summarize, trials_table,
+    SortKey,
+};
+use fcnsweep_search::store::Store;
+use fcnsweep_search::table::{Cell, Format, Table};
+use fcnsweep_search::{axis_values, SqliteStore};
+
+use crate::cli::{DbArg, ResultsCommand};
+
+fn open(db: &DbArg) -> anyhow::Result<SqliteStore> {
+    Ok(SqliteStore::open_existing(&SqliteStore::resolve_path(
+        db.db.as_deref(),
+    ))?)
+}
+
+/// Runs a `results` subcommand.
+pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ResultsCommand::Show {
+            name,
+            sort: key,
+            top,
+            format,
+            db,
+        } => {
+            let mut store = open(&db)?;
+            let sweep = store.sweep(&name)?;
+            let trials = store.trials(sweep.id)?;
+            let all = summarize(&sweep, &trials);
+            let mut rows = all.clone();
+            sort(&mut rows, &key);
+            rows.truncate(top.unwrap_or(usize::MAX));
+            print!(
+                "{}",
+                config_table(&rows, &all, format.format).render(format.format)
+            );
+            if format.format == Format::Table {
+                println!("* baseline; vs_base and p_welch: difference of mean test accuracy to the baseline and Welch's two-sided p-value");
+            }
+        }
+        ResultsCommand::Best { name, format, db } => {
+            let mut store = open(&db)?;
+            let sweep = store.sweep(&name)?;
+            let trials = store.trials(sweep.id)?;
+            let all = summarize(&sweep, &trials);
+            let mut rows = all.clone();
+            sort(&mut rows, &SortKey::Test);
+            let Some(best) = rows.first().filter(|r| r.test.is_some()) else {
+                anyhow::bail!("sweep '{name}' has no finished trials yet");
+            };
+            let f = format.format;
+            if f.is_pretty() {
+                print!(
+                    "{}",
+                    config_table(std::slice::from_ref(best), &all, f).render(f)
+                );
+                let mut params = Table::new(vec!["parameter".into(), "value".into()]);
+                params.rows.push(vec![
+                    Cell::text("config_hash"),
+                    Cell::text(best.hash.clone()),
+                ]);
+                for (k, v) in axis_values(&best.run) {
+                    params.rows.push(vec![Cell::text(k), Cell::json(v)]);
+                }
+                println!();
+                print!("{}", params.render(f));
+            } else {
+                print!(
+                    "{}",
+                    config_table(std::slice::from_ref(best), &all, f).render(f)
+                );
+            }
+        }
+        ResultsCommand::Trials {
+            name,
+            config,
+            format,
+            db,
+        } => {
+            let mut store = open(&db)?;
+            let sweep = store.sweep(&name)?;
+            let hash = config
+                .map(|c| resolve_config(&sweep, &c).map(|c| c.hash.clone()))
+                .transpose()?;
+            let trials = store.trials(sweep.id)?;
+            let selected: Vec<_> = trials
+                .iter()
+                .filter(|t| hash.as_ref().is_none_or(|h| &t.config_hash == h))
+                .collect();
+            print!("{}", trials_table(&selected).render(format.format));
+        }
+        ResultsCommand::Epochs {
+            name,
+            config,
+            format,
+            db,
+        } => {
+            let mut store = open(&db)?;
+            let sweep = store.sweep(&name)?;
+            let hash = resolve_config(&sweep, &config)?.hash.clone();
+            let epochs = store.epochs(sweep.id, &hash)?;
+            let rows = epoch_summaries(&epochs);
+            print!(
+                "{}",
+                epochs_table(&rows, format.format).render(format.format)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

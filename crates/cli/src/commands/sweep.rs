@@ -1,0 +1,366 @@
+//! `fcnsweep sweep plan|run|resume|list|status`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use fcnsweep_data::{resolve_data_dir, Dataset};
+use fcnsweep_model::EpochMetrics;
+use fcnsweep_search::runner::{run_sweep, RunOptions, SweepObserver};
+use fcnsweep_search::store::{
+    ClaimOptions, ClaimedTrial, RegisterOptions, Registered, StatusCounts, Store, TrialOutcome,
+};
+use fcnsweep_search::table::{Cell, Format, Table};
+use fcnsweep_search::{axis_values, expand, load_spec, parse_spec, short_hash, varying_axes};
+use fcnsweep_search::{SqliteStore, SweepPlan};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{RunArgs, SweepCommand};
+
+/// Exit status of a sweep stopped by Ctrl-C (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs a `sweep` subcommand.
+pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SweepCommand::Plan { file } => plan(&file),
+        SweepCommand::Run {
+            file,
+            extend,
+            no_reuse,
+            run,
+        } => {
+            // Parse and expand before touching the database: a bad spec writes nothing.
+            let (spec, text) = load_spec(&file)?;
+            let plan = expand(&spec)?;
+            execute(&plan, &text, RegisterOptions { extend, no_reuse }, &run)
+        }
+        SweepCommand::Resume { name, run } => {
+            let db = SqliteStore::resolve_path(run.db.db.as_deref());
+            let stored = SqliteStore::open_existing(&db)?.sweep(&name)?;
+            let origin = format!("{} (spec stored for sweep '{name}')", db.display());
+            let spec = parse_spec(&stored.spec, &origin)?;
+            let plan = expand(&spec)?;
+            // The stored spec of an extended sweep already holds every configuration.
+            execute(&plan, &stored.spec, RegisterOptions::default(), &run)
+        }
+        SweepCommand::List { db } => {
+            let path = SqliteStore::resolve_path(db.db.as_deref());
+            let mut store = SqliteStore::open_existing(&path)?;
+            let mut t = Table::new(
+                [
+                    "sweep", "dataset", "configs", "seeds", "done", "diverged", "failed",
+                    "running", "pending",
+                ]
+                .map(String::from)
+                .to_vec(),
+            );
+            for s in store.list_sweeps()? {
+                t.rows.push(vec![
+                    Cell::text(s.name),
+                    Cell::text(s.dataset),
+                    Cell::int(s.configs),
+                    Cell::int(s.seeds),
+                    Cell::int(s.counts.done),
+                    Cell::int(s.counts.diverged),
+                    Cell::int(s.counts.failed),
+                    Cell::int(s.counts.running),
+                    Cell::int(s.counts.pending),
+                ]);
+            }
+            print!("{}", t.render(Format::Table));
+            Ok(ExitCode::SUCCESS)
+        }
+        SweepCommand::Status { name, db } => {
+            let path = SqliteStore::resolve_path(db.db.as_deref());
+            let mut store = SqliteStore::open_existing(&path)?;
+            let sweep = store.sweep(&name)?;
+            let c = store.status_counts(sweep.id)?;
+            let mean = store.mean_trial_seconds(sweep.id)?;
+            println!(
+                "sweep     {} ({}, {} configurations x {} seeds)",
+                sweep.name,
+                sweep.dataset,
+                sweep.configs.len(),
+                sweep.seeds.len()
+            );
+            println!(
+                "trials    {} total: {} done, {} diverged, {} failed, {} running, {} pending",
+                c.total(),
+                c.done,
+                c.diverged,
+                c.failed,
+                c.running,
+                c.pending
+            );
+            let left = c.pending + c.running;
+            match mean {
+                Some(m) if left > 0 => {
+                    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    println!(
+                        "eta       {} with 1 job, {} with {cores} jobs (mean trial {:.1} s)",
+                        human(m * left as f64),
+                        human(m * left as f64 / cores as f64),
+                        m
+                    );
+                }
+                _ if left == 0 => println!("eta       complete"),
+                _ => println!("eta       unknown until a trial finishes"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn human(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn plan(file: &Path) -> anyhow::Result<ExitCode> {
+    let (spec, _) = load_spec(file)?;
+    let plan = expand(&spec)?;
+    let runs: Vec<_> = plan.configs.iter().map(|c| &c.run).collect();
+    let axes = varying_axes(&runs);
+    let mut columns = vec!["#".to_string(), "config".to_string()];
+    columns.extend(axes.iter().map(|a| a.to_string()));
+    columns.push("from".into());
+    let mut t = Table::new(columns);
+    for (i, c) in plan.configs.iter().enumerate() {
+        let values = axis_values(&c.run);
+        let mut row = vec![
+            Cell::int(i + 1),
+            Cell::text(format!(
+                "{}{}",
+                short_hash(&c.hash),
+                if c.baseline { "*" } else { "" }
+            )),
+        ];
+        for a in &axes {
+            let v = values.iter().find(|(k, _)| k == a).map(|(_, v)| v.clone());
+            row.push(Cell::json(v.unwrap_or_default()));
+        }
+        row.push(Cell::text(c.sources.join(", ")));
+        t.rows.push(row);
+    }
+    println!("sweep {} on {}", plan.name, plan.dataset);
+    print!("{}", t.render(Format::Table));
+    println!(
+        "{} configurations x {} seeds = {} trials (* = baseline)",
+        plan.configs.len(),
+        plan.seeds.len(),
+        plan.trial_count()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Progress of a running sweep: a bar on a terminal, one line per trial otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: usize,
+    finished: AtomicUsize,
+    running: AtomicUsize,
+}
+
+impl Progress {
+    fn new(counts: &StatusCounts) -> Self {
+        let total = counts.total();
+        let done = counts.finished();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total as u64).with_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} trials  {msg}  elapsed {elapsed}  ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_position(done as u64);
+            bar.enable_steady_tick(Duration::from_millis(500));
+            bar
+        });
+        Self {
+            bar,
+            total,
+            finished: AtomicUsize::new(done),
+            running: AtomicUsize::new(0),
+        }
+    }
+
+    fn line(&self, msg: String) {
+        match &self.bar {
+            Some(bar) => bar.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    fn update(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{} running", self.running.load(Ordering::Relaxed)));
+        }
+    }
+}
+
+impl SweepObserver for Progress {
+    fn trial_started(&self, trial: &ClaimedTrial) {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        self.update();
+        if trial.recovered {
+            self.line(format!(
+                "recovered abandoned trial: config {} seed {}",
+                short_hash(&trial.config_hash),
+                trial.seed
+            ));
+        }
+    }
+
+    fn epoch_committed(&self, trial: &ClaimedTrial, m: &EpochMetrics) {
+        tracing::info!(
+            config = short_hash(&trial.config_hash),
+            seed = trial.seed,
+            epoch = m.epoch,
+            train_loss = m.train_loss,
+            val_acc = m.val_acc,
+            "epoch committed"
+        );
+    }
+
+    fn trial_finished(&self, trial: &ClaimedTrial, outcome: &TrialOutcome) {
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        let n = self.finished.fetch_add(1, Ordering::Relaxed) + 1;
+        let what = match outcome {
+            TrialOutcome::Finished(r) => format!(
+                "test_acc {:.4}{} ({:.1} s)",
+                r.test_acc,
+                if r.diverged { " DIVERGED" } else { "" },
+                r.seconds
+            ),
+            TrialOutcome::Failed(e) => format!("FAILED: {e}"),
+        };
+        self.line(format!(
+            "[{n}/{}] config {} seed {}: {what}",
+            self.total,
+            short_hash(&trial.config_hash),
+            trial.seed
+        ));
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        self.update();
+    }
+}
+
+/// Registers `plan` and trains its runnable trials.
+fn execute(
+    plan: &SweepPlan,
+    spec_text: &str,
+    register: RegisterOptions,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let db = SqliteStore::resolve_path(args.db.db.as_deref());
+    let mut store = SqliteStore::open(&db)?;
+    match store.register_sweep(plan, spec_text, register)? {
+        Registered::Created => eprintln!(
+            "sweep '{}': {} configurations x {} seeds = {} trials, results in {}",
+            plan.name,
+            plan.configs.len(),
+            plan.seeds.len(),
+            plan.trial_count(),
+            db.display()
+        ),
+        Registered::Unchanged => eprintln!("sweep '{}': continuing", plan.name),
+        Registered::Extended { configs, seeds } => eprintln!(
+            "sweep '{}': extended by {configs} configurations and {seeds} seeds",
+            plan.name
+        ),
+    }
+    let sweep = store.sweep(&plan.name)?;
+    let counts = store.status_counts(sweep.id)?;
+    let runnable =
+        counts.pending + counts.running + if args.retry_failed { counts.failed } else { 0 };
+    if runnable > 0 {
+        let jobs = args
+            .jobs
+            .map(usize::from)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        // One core per trial: candle's matrix products must not spawn their own threads.
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+        }
+        let data_dir = resolve_data_dir(args.dir.data_dir.as_deref());
+        let dataset = Dataset::load(&data_dir, sweep.dataset)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        install_ctrlc(stop.clone(), &sweep.name)?;
+        let progress = Progress::new(&counts);
+        let options = RunOptions {
+            jobs,
+            claim: ClaimOptions {
+                retry_failed: args.retry_failed,
+                stale_after: Duration::from_secs(args.stale_after),
+            },
+            ..RunOptions::default()
+        };
+        let open = || SqliteStore::open(&db).map(|s| Box::new(s) as Box<dyn Store>);
+        let report =
+            run_sweep(&open, &sweep, dataset, &options, &stop, &progress).with_context(|| {
+                format!(
+                    "sweep '{}' stopped; resume with `fcnsweep sweep resume {}`",
+                    sweep.name, sweep.name
+                )
+            })?;
+        if let Some(bar) = &progress.bar {
+            bar.finish_and_clear();
+        }
+        if report.interrupted {
+            eprintln!(
+                "interrupted: {} finished this run, {} running trials returned to pending; resume with `fcnsweep sweep resume {}{}`",
+                report.finished,
+                report.released,
+                sweep.name,
+                args.db.db.as_ref().map(|p| format!(" --db {}", p.display())).unwrap_or_default()
+            );
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+    }
+    let c = store.status_counts(sweep.id)?;
+    eprintln!(
+        "sweep '{}': {} done, {} diverged, {} failed, {} running elsewhere, {} pending",
+        sweep.name, c.done, c.diverged, c.failed, c.running, c.pending
+    );
+    if c.failed > 0 {
+        eprintln!(
+            "{} trials failed (see `fcnsweep results trials {}`); rerun them with --retry-failed",
+            c.failed, sweep.name
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if c.pending + c.running == 0 {
+        eprintln!(
+            "see the results with `fcnsweep results show {}`",
+            sweep.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// First Ctrl-C: stop claiming, return running trials to pending, exit 130. Second: exit now.
+fn install_ctrlc(stop: Arc<AtomicBool>, name: &str) -> anyhow::Result<()> {
+    let name = name.to_string();
+    ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            eprintln!("second interrupt: exiting now; `fcnsweep sweep resume {name}` recovers the running trials");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("interrupt: finishing nothing more, returning running trials to pending (Ctrl-C again to exit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")
+}
