@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use fcnsweep_data::DatasetName;
+use fcnsweep_model::classical::ClassicalMethod;
 use fcnsweep_model::{Init, Norm, OptimizerKind};
 use fcnsweep_search::results::SortKey;
 use fcnsweep_search::table::Format;
@@ -35,6 +36,49 @@ pub enum Command {
     /// Query stored results.
     #[command(subcommand)]
     Results(ResultsCommand),
+    /// Learning curves and accuracy bars of a stored sweep, as PNG and/or SVG.
+    Plot {
+        /// Sweep name.
+        name: String,
+        /// Output folder (created if missing).
+        #[arg(long, default_value = "plots")]
+        out: PathBuf,
+        /// png, svg or both.
+        #[arg(long, default_value = "both", value_parser = ["png", "svg", "both"])]
+        format: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Classical (non-network) baselines, stored beside the networks.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+/// `fcnsweep baseline ...`
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// SVD/PCA classifiers: nearest class subspace and PCA + LDA, k chosen on validation.
+    Svd {
+        /// Dataset: fashion-mnist or mnist.
+        #[arg(long, value_parser = parse_dataset)]
+        dataset: DatasetName,
+        /// Only this method: svd-subspace or pca-lda (default: both).
+        #[arg(long, value_parser = parse_classical)]
+        method: Option<ClassicalMethod>,
+        /// Candidate dimensions k, comma-separated (default: the method's list).
+        #[arg(long, value_delimiter = ',')]
+        k: Option<Vec<usize>>,
+        /// Training images held out for validation (chooses k).
+        #[arg(long, default_value_t = 10_000)]
+        validation: usize,
+        /// Seed of the train/validation split.
+        #[arg(long, default_value_t = 0)]
+        split_seed: u64,
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 /// Where results are stored: `--db`, else `FCNSWEEP_DB`, else `db/fcnsweep.sqlite`.
@@ -281,4 +325,8 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 fn parse_sort(s: &str) -> Result<SortKey, String> {
     SortKey::parse(s)
+}
+
+fn parse_classical(s: &str) -> Result<ClassicalMethod, String> {
+    ClassicalMethod::parse(s).map_err(|e| e.to_string())
 }

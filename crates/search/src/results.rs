@@ -10,7 +10,9 @@ use serde_json::Value;
 use crate::axes::{axis_values, varying_axes};
 use crate::identity::short_hash;
 use crate::stats::{welch, Summary, WelchTest};
-use crate::store::{EpochRecord, StoreError, SweepRecord, TrialRecord, TrialStatus};
+use crate::store::{
+    BaselineRecord, EpochRecord, StoreError, SweepRecord, TrialRecord, TrialStatus,
+};
 use crate::table::{Cell, Format, Table};
 
 /// Aggregated results of one configuration of a sweep.
@@ -282,6 +284,109 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
     table
 }
 
+/// Appends classical baselines to a `results show` table, filling the columns they have
+/// (configuration label, n, test and validation accuracy) and leaving the others empty.
+pub fn append_baselines(table: &mut Table, baselines: &[BaselineRecord]) {
+    for b in baselines {
+        let row = table
+            .columns
+            .iter()
+            .map(|c| match c.as_str() {
+                "config" => Cell::text(format!("{} k={}", b.method, b.k)),
+                "n" => Cell::int(1),
+                "test_acc" | "test_acc_mean" => Cell::num(Some(b.test_acc), 4),
+                "val_acc" | "val_acc_mean" => Cell::num(Some(b.val_acc), 4),
+                "baseline" => Cell::json(Value::from(false)),
+                "config_hash" => Cell::text(b.method.clone()),
+                _ => Cell::num(None, 4),
+            })
+            .collect();
+        table.rows.push(row);
+    }
+}
+
+/// A set of configurations drawn on one learning-curve chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlay {
+    /// File-name-safe identifier, e.g. `search0-grid-optimizer-sgd`.
+    pub id: String,
+    /// Chart title suffix, e.g. `search[0].grid, optimizer=sgd`.
+    pub title: String,
+    /// Indices into the sweep's configurations, baseline first when it is included.
+    pub configs: Vec<usize>,
+    /// The axes that vary within the chart (its legend names them).
+    pub axes: Vec<&'static str>,
+}
+
+/// The overlays of a sweep, as the study's figures: one chart per block, showing the
+/// configurations it varies; a grid over several axes is split by all but its last varying
+/// axis (e.g. one chart per optimizer with its learning rates), and list blocks include the
+/// baseline for reference.
+pub fn overlays(sweep: &SweepRecord) -> Vec<Overlay> {
+    let mut blocks: Vec<String> = Vec::new();
+    for c in &sweep.configs {
+        for s in &c.sources {
+            if s != "base" && !blocks.contains(s) {
+                blocks.push(s.clone());
+            }
+        }
+    }
+    let baseline = sweep.configs.iter().position(|c| c.baseline);
+    let mut out = Vec::new();
+    for block in blocks {
+        let mut members: Vec<usize> = (0..sweep.configs.len())
+            .filter(|&i| sweep.configs[i].sources.contains(&block))
+            .collect();
+        let is_grid = block.ends_with(".grid");
+        if !is_grid {
+            if let Some(b) = baseline.filter(|b| !members.contains(b)) {
+                members.insert(0, b);
+            }
+        }
+        if members.len() < 2 {
+            continue;
+        }
+        let runs: Vec<&RunConfig> = members.iter().map(|&i| &sweep.configs[i].run).collect();
+        let axes = varying_axes(&runs);
+        let safe = block.replace(['[', ']'], "").replace('.', "-");
+        if is_grid && axes.len() > 1 {
+            let (outer, inner) = axes.split_at(axes.len() - 1);
+            let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+            for &i in &members {
+                let values = axis_values(&sweep.configs[i].run);
+                let key: Vec<String> = outer
+                    .iter()
+                    .map(|a| {
+                        let v = values.iter().find(|(k, _)| k == a).map(|(_, v)| v.clone());
+                        format!("{a}={}", Cell::json(v.unwrap_or_default()).text)
+                    })
+                    .collect();
+                let key = key.join(", ");
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(i),
+                    None => groups.push((key, vec![i])),
+                }
+            }
+            for (key, configs) in groups {
+                out.push(Overlay {
+                    id: format!("{safe}-{}", key.replace([',', ' '], "").replace('=', "-")),
+                    title: format!("{block}, {key}"),
+                    configs,
+                    axes: inner.to_vec(),
+                });
+            }
+        } else {
+            out.push(Overlay {
+                id: safe,
+                title: block,
+                configs: members,
+                axes,
+            });
+        }
+    }
+    out
+}
+
 /// Finds the configuration of a sweep whose hash starts with `prefix`.
 pub fn resolve_config<'a>(
     sweep: &'a SweepRecord,
@@ -453,11 +558,13 @@ mod tests {
                     hash: "aaaa".into(),
                     run: run(0.1),
                     baseline: true,
+                    sources: vec!["base".into(), "search[0].grid".into()],
                 },
                 StoredConfig {
                     hash: "bbbb".into(),
                     run: run(0.01),
                     baseline: false,
+                    sources: vec!["search[0].grid".into()],
                 },
             ],
             seeds: vec![0, 1, 2],
@@ -516,6 +623,65 @@ mod tests {
             "{csv}"
         );
         assert!(SortKey::parse("bogus").unwrap_err().contains("axis"));
+    }
+
+    #[test]
+    fn overlays_split_grids_by_outer_axes_and_add_the_baseline_to_lists() {
+        let mut s = sweep();
+        let mut adam = run(0.1);
+        adam.optimizer.kind = OptimizerKind::Adam;
+        let mut adam2 = run(0.01);
+        adam2.optimizer.kind = OptimizerKind::Adam;
+        let mut drop = run(0.1);
+        drop.model.dropout = 0.5;
+        for (hash, run, src) in [
+            ("cccc", adam, "search[0].grid"),
+            ("dddd", adam2, "search[0].grid"),
+            ("eeee", drop, "search[1].list"),
+        ] {
+            s.configs.push(StoredConfig {
+                hash: hash.into(),
+                run,
+                baseline: false,
+                sources: vec![src.into()],
+            });
+        }
+        let o = overlays(&s);
+        assert_eq!(o.len(), 3, "{o:?}");
+        assert_eq!(o[0].title, "search[0].grid, optimizer=sgd");
+        assert_eq!(
+            (o[0].configs.clone(), o[0].axes.clone()),
+            (vec![0, 1], vec!["lr"])
+        );
+        assert_eq!(o[1].configs, vec![2, 3]);
+        assert_eq!(o[1].id, "search0-grid-optimizer-adam");
+        assert_eq!(o[2].configs, vec![0, 4]);
+        assert_eq!(o[2].axes, vec!["dropout"]);
+    }
+
+    #[test]
+    fn baselines_fill_their_columns() {
+        let all = summarize(&sweep(), &[trial("aaaa", 0, TrialStatus::Done, Some(0.8))]);
+        let b = BaselineRecord {
+            dataset: "fashion-mnist".into(),
+            method: "svd-subspace".into(),
+            k: 50,
+            validation: 10_000,
+            split_seed: 0,
+            val_acc: 0.84,
+            test_acc: 0.837,
+            seconds: 6.0,
+            val_curve: vec![(50, 0.84)],
+        };
+        let mut t = config_table(&all, &all, Format::Csv);
+        append_baselines(&mut t, &[b]);
+        let csv = t.render(Format::Csv);
+        let last = csv.lines().last().unwrap();
+        assert!(last.starts_with("svd-subspace k=50,"), "{csv}");
+        assert!(
+            last.contains(",0.837,") && last.contains(",0.84,"),
+            "{last}"
+        );
     }
 
     #[test]

@@ -86,10 +86,13 @@ pub struct RunReport {
 /// Opens a store connection for one thread.
 pub type OpenStore<'a> = dyn Fn() -> Result<Box<dyn Store>, StoreError> + Sync + 'a;
 
+/// What determines a split: validation size, split seed, train subset, standardization.
+type SplitKey = (usize, u64, Option<usize>, bool);
+
 /// Data splits shared by every trial that needs the same split.
 struct SplitCache {
     dataset: Arc<Dataset>,
-    splits: Mutex<HashMap<(usize, u64, Option<usize>, bool), Arc<Splits>>>,
+    splits: Mutex<HashMap<SplitKey, Arc<Splits>>>,
 }
 
 impl SplitCache {

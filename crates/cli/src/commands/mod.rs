@@ -1,6 +1,8 @@
 //! One module per command group; each turns parsed arguments into library calls.
 
+mod baseline;
 mod data;
+mod plot;
 mod results;
 mod sweep;
 mod train;
@@ -16,5 +18,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(cmd) => data::run(cmd),
         Command::Sweep(cmd) => sweep::run(cmd),
         Command::Results(cmd) => results::run(cmd),
+        Command::Baseline(cmd) => baseline::run(cmd),
+        Command::Plot {
+            name,
+            out,
+            format,
+            db,
+        } => plot::run(&name, &out, &format, &db),
     }
 }

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use fcnsweep_search::results::{
-    config_table, epoch_summaries, epochs_table, resolve_config, sort, summarize, trials_table,
-    SortKey,
+    append_baselines, config_table, epoch_summaries, epochs_table, resolve_config, sort, summarize,
+    trials_table, SortKey,
 };
 use fcnsweep_search::store::Store;
 use fcnsweep_search::table::{Cell, Format, Table};
@@ -35,10 +35,9 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             let mut rows = all.clone();
             sort(&mut rows, &key);
             rows.truncate(top.unwrap_or(usize::MAX));
-            print!(
-                "{}",
-                config_table(&rows, &all, format.format).render(format.format)
-            );
+            let mut table = config_table(&rows, &all, format.format);
+            append_baselines(&mut table, &store.baselines(sweep.dataset.name())?);
+            print!("{}", table.render(format.format));
             if format.format == Format::Table {
                 println!("* baseline; vs_base and p_welch: difference of mean test accuracy to the baseline and Welch's two-sided p-value");
             }

@@ -133,6 +133,8 @@ pub struct StoredConfig {
     pub run: RunConfig,
     /// Whether it is the spec's base configuration.
     pub baseline: bool,
+    /// The spec blocks that produced it (`"base"`, `"search[0].grid"`, ...).
+    pub sources: Vec<String>,
 }
 
 /// A stored sweep with its configurations (in spec order) and seeds.
@@ -269,6 +271,29 @@ pub struct TrialRecord {
     pub seconds: Option<f64>,
     /// Error text of failed trials.
     pub error: Option<String>,
+}
+
+/// The result of a classical (non-network) baseline, listed beside the networks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselineRecord {
+    /// Dataset name.
+    pub dataset: String,
+    /// Method name (`svd-subspace`, `pca-lda`).
+    pub method: String,
+    /// Dimension chosen on the validation split.
+    pub k: usize,
+    /// Validation size of the split it was fitted on.
+    pub validation: usize,
+    /// Seed of that split.
+    pub split_seed: u64,
+    /// Validation accuracy at `k`.
+    pub val_acc: f64,
+    /// Test accuracy at `k`.
+    pub test_acc: f64,
+    /// Fit and scoring time.
+    pub seconds: f64,
+    /// Validation accuracy per candidate `k`.
+    pub val_curve: Vec<(usize, f64)>,
 }
 
 /// A stored epoch of one trial.

@@ -15,9 +15,9 @@ use rusqlite::{
 use sha2::{Digest, Sha256};
 
 use super::{
-    ClaimOptions, ClaimedTrial, EpochRecord, RegisterOptions, Registered, StatusCounts, Store,
-    StoreError, StoredConfig, SweepListing, SweepRecord, TrialId, TrialOutcome, TrialRecord,
-    TrialStatus, Worker,
+    BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, RegisterOptions, Registered,
+    StatusCounts, Store, StoreError, StoredConfig, SweepListing, SweepRecord, TrialId,
+    TrialOutcome, TrialRecord, TrialStatus, Worker,
 };
 use crate::axes::axis_values;
 use crate::expand::SweepPlan;
@@ -25,14 +25,14 @@ use crate::expand::SweepPlan;
 /// Where results go unless `--db` or `FCNSWEEP_DB` say otherwise.
 pub const DEFAULT_DB: &str = "db/fcnsweep.sqlite";
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Forward migrations: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// Unix time in seconds.
 fn now() -> f64 {
@@ -520,25 +520,29 @@ impl Store for SqliteStore {
             path: path.clone(),
             detail: e.to_string(),
         })?;
-        let rows: Vec<(String, String, bool)> = self
+        let rows: Vec<(String, String, bool, String)> = self
             .conn
             .prepare(
-                "SELECT sc.config_hash, c.params, sc.baseline FROM sweep_configs sc
+                "SELECT sc.config_hash, c.params, sc.baseline, sc.sources FROM sweep_configs sc
                  JOIN configs c ON c.hash = sc.config_hash
                  WHERE sc.sweep_id = ?1 ORDER BY sc.position",
             )
             .and_then(|mut s| {
-                s.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                s.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                     .collect()
             })
             .map_err(err)?;
         let configs = rows
             .into_iter()
-            .map(|(hash, params, baseline)| {
+            .map(|(hash, params, baseline, sources)| {
                 Ok(StoredConfig {
                     hash,
                     run: run_config(&path, &params)?,
                     baseline,
+                    sources: serde_json::from_str(&sources).map_err(|e| StoreError::Corrupt {
+                        path: path.clone(),
+                        detail: format!("configuration sources do not parse: {e}"),
+                    })?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -612,7 +616,8 @@ impl Store for SqliteStore {
         let tx = self.immediate()?;
         let t = now();
         // Return abandoned trials (dead process on this host, or a silent heartbeat) to pending.
-        let running: Vec<(i64, Option<String>, Option<i64>, Option<f64>)> = tx
+        type Running = (i64, Option<String>, Option<i64>, Option<f64>);
+        let running: Vec<Running> = tx
             .prepare(
                 "SELECT id, host, pid, heartbeat_at FROM sweep_trials
                  WHERE sweep_id = ?1 AND status = 'running'",
@@ -928,6 +933,72 @@ impl Store for SqliteStore {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| map_err(&path, e))?;
         Ok(rows)
+    }
+}
+
+impl SqliteStore {
+    /// Stores (or replaces) a classical baseline's result for its dataset and split.
+    pub fn record_baseline(&mut self, b: &BaselineRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO baselines
+                 (dataset, method, k, validation, split_seed, val_acc, test_acc, seconds, val_curve, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    b.dataset,
+                    b.method,
+                    b.k as i64,
+                    b.validation as i64,
+                    b.split_seed as i64,
+                    b.val_acc,
+                    b.test_acc,
+                    b.seconds,
+                    serde_json::to_string(&b.val_curve).expect("pairs serialize"),
+                    now()
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every stored classical baseline of a dataset, best test accuracy first.
+    pub fn baselines(&self, dataset: &str) -> Result<Vec<BaselineRecord>, StoreError> {
+        let path = self.path.clone();
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT dataset, method, k, validation, split_seed, val_acc, test_acc, seconds, val_curve
+                 FROM baselines WHERE dataset = ?1 ORDER BY test_acc DESC",
+            )
+            .and_then(|mut s| {
+                s.query_map([dataset], |r| {
+                    Ok((
+                        BaselineRecord {
+                            dataset: r.get(0)?,
+                            method: r.get(1)?,
+                            k: r.get::<_, i64>(2)? as usize,
+                            validation: r.get::<_, i64>(3)? as usize,
+                            split_seed: r.get::<_, i64>(4)? as u64,
+                            val_acc: r.get(5)?,
+                            test_acc: r.get(6)?,
+                            seconds: r.get(7)?,
+                            val_curve: Vec::new(),
+                        },
+                        r.get::<_, String>(8)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| map_err(&path, e))?;
+        rows.into_iter()
+            .map(|(mut b, curve)| {
+                b.val_curve = serde_json::from_str(&curve).map_err(|e| StoreError::Corrupt {
+                    path: path.clone(),
+                    detail: format!("baseline validation curve does not parse: {e}"),
+                })?;
+                Ok(b)
+            })
+            .collect()
     }
 }
 
