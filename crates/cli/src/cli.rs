@@ -26,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one network and print its per-epoch metrics.
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Fetch or inspect datasets.
     #[command(subcommand)]
@@ -48,6 +49,26 @@ pub enum Command {
         format: String,
         #[command(flatten)]
         db: DbArg,
+    },
+    /// Measure epoch speed of the study's networks and sweep throughput on this machine.
+    Bench {
+        /// Dataset: fashion-mnist or mnist.
+        #[arg(long, value_parser = parse_dataset, default_value = "fashion-mnist")]
+        dataset: DatasetName,
+        /// Epochs per configuration (the median epoch time is reported).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        epochs: u64,
+        /// Skip the sweep-throughput part (--jobs 1 vs --jobs N).
+        #[arg(long)]
+        no_sweep: bool,
+        /// Jobs of the parallel sweep-throughput run.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(2..=1024))]
+        jobs: u16,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
     },
     /// Classical (non-network) baselines, stored beside the networks.
     #[command(subcommand)]

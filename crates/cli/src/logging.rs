@@ -1,5 +1,7 @@
 //! Tracing setup: `RUST_LOG` wins, else `-v` / `-vv` raise the level from `warn`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs a stderr subscriber for the process.
@@ -14,6 +16,7 @@ pub fn init(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

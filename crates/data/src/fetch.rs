@@ -137,6 +137,17 @@ pub fn fetch_files(
     source: &Source,
     progress: &dyn FetchProgress,
 ) -> Result<FetchReport> {
+    if let Source::Local(dir) = source {
+        if !dir.is_dir() {
+            return Err(DataError::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the folder to import from does not exist",
+                ),
+            ));
+        }
+    }
     fs::create_dir_all(dest_dir).map_err(|e| DataError::io(dest_dir, e))?;
     let mut agent = None;
     let mut report = FetchReport {

@@ -27,13 +27,12 @@ impl fmt::Display for Location {
 #[derive(Debug, Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("{origin}: cannot read the search space: {source}")]
+    #[error("{origin}: cannot read the search space: {cause}")]
     Read {
         /// The file path.
         origin: String,
-        /// The I/O failure.
-        #[source]
-        source: io::Error,
+        /// The I/O failure (part of the message, so it is not repeated as a source).
+        cause: io::Error,
     },
     /// The path names a directory instead of a YAML file.
     #[error("{origin}: is a directory, expected a search-space YAML file")]

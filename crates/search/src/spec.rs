@@ -316,9 +316,9 @@ pub fn load_spec(path: &Path) -> Result<(SweepSpec, String), SpecError> {
     if path.is_dir() {
         return Err(SpecError::IsDirectory { origin });
     }
-    let bytes = fs::read(path).map_err(|source| SpecError::Read {
+    let bytes = fs::read(path).map_err(|cause| SpecError::Read {
         origin: origin.clone(),
-        source,
+        cause,
     })?;
     let text = String::from_utf8(bytes).map_err(|e| SpecError::NotUtf8 {
         origin: origin.clone(),
@@ -832,6 +832,6 @@ mod tests {
         assert!(plan
             .configs
             .iter()
-            .all(|c| c.run.train.train_subset == Some(5000)));
+            .all(|c| c.run.train.train_subset == Some(10_000)));
     }
 }

@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(cmd) => sweep::run(cmd),
         Command::Results(cmd) => results::run(cmd),
         Command::Baseline(cmd) => baseline::run(cmd),
+        Command::Bench { .. } => anyhow::bail!("bench: not wired yet"),
         Command::Plot {
             name,
             out,

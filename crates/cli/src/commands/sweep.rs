@@ -15,8 +15,8 @@ use fcnsweep_search::store::{
     ClaimOptions, ClaimedTrial, RegisterOptions, Registered, StatusCounts, Store, TrialOutcome,
 };
 use fcnsweep_search::table::{Cell, Format, Table};
-use fcnsweep_search::{axis_values, expand, load_spec, parse_spec, short_hash, varying_axes};
-use fcnsweep_search::{SqliteStore, SweepPlan};
+use fcnsweep_search::SqliteStore;
+use fcnsweep_search::{axis_values, expand, load_spec, short_hash, varying_axes};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{RunArgs, SweepCommand};
@@ -37,16 +37,41 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             // Parse and expand before touching the database: a bad spec writes nothing.
             let (spec, text) = load_spec(&file)?;
             let plan = expand(&spec)?;
-            execute(&plan, &text, RegisterOptions { extend, no_reuse }, &run)
+            // Likewise the database's identity, then the data: a refused database or a missing
+            // or damaged dataset fails before anything is written.
+            let db = SqliteStore::resolve_path(run.db.db.as_deref());
+            let register = RegisterOptions { extend, no_reuse };
+            SqliteStore::preflight(&db, Some((&plan, register)))?;
+            let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
+            let dataset = Dataset::load(&data_dir, plan.dataset)?;
+            let mut store = SqliteStore::open(&db)?;
+            let registered = store.register_sweep(&plan, &text, register)?;
+            match registered {
+                Registered::Created => eprintln!(
+                    "sweep '{}': {} configurations x {} seeds = {} trials, results in {}",
+                    plan.name,
+                    plan.configs.len(),
+                    plan.seeds.len(),
+                    plan.trial_count(),
+                    db.display()
+                ),
+                Registered::Unchanged => eprintln!("sweep '{}': continuing", plan.name),
+                Registered::Extended { configs, seeds } => eprintln!(
+                    "sweep '{}': extended by {configs} configurations and {seeds} seeds",
+                    plan.name
+                ),
+            }
+            execute(store, &plan.name, dataset, &run)
         }
         SweepCommand::Resume { name, run } => {
+            // The stored sweep is complete as it is (an extended sweep may hold configurations
+            // its latest spec text no longer lists): run it without registering anything.
             let db = SqliteStore::resolve_path(run.db.db.as_deref());
-            let stored = SqliteStore::open_existing(&db)?.sweep(&name)?;
-            let origin = format!("{} (spec stored for sweep '{name}')", db.display());
-            let spec = parse_spec(&stored.spec, &origin)?;
-            let plan = expand(&spec)?;
-            // The stored spec of an extended sweep already holds every configuration.
-            execute(&plan, &stored.spec, RegisterOptions::default(), &run)
+            let mut store = SqliteStore::open_existing_for_writing(&db)?;
+            let sweep = store.sweep(&name)?;
+            let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
+            let dataset = Dataset::load(&data_dir, sweep.dataset)?;
+            execute(store, &name, dataset, &run)
         }
         SweepCommand::List { db } => {
             let path = SqliteStore::resolve_path(db.db.as_deref());
@@ -259,31 +284,15 @@ impl SweepObserver for Progress {
     }
 }
 
-/// Registers `plan` and trains its runnable trials.
+/// Trains the runnable trials of the stored sweep `name`.
 fn execute(
-    plan: &SweepPlan,
-    spec_text: &str,
-    register: RegisterOptions,
+    mut store: SqliteStore,
+    name: &str,
+    dataset: Arc<Dataset>,
     args: &RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let db = SqliteStore::resolve_path(args.db.db.as_deref());
-    let mut store = SqliteStore::open(&db)?;
-    match store.register_sweep(plan, spec_text, register)? {
-        Registered::Created => eprintln!(
-            "sweep '{}': {} configurations x {} seeds = {} trials, results in {}",
-            plan.name,
-            plan.configs.len(),
-            plan.seeds.len(),
-            plan.trial_count(),
-            db.display()
-        ),
-        Registered::Unchanged => eprintln!("sweep '{}': continuing", plan.name),
-        Registered::Extended { configs, seeds } => eprintln!(
-            "sweep '{}': extended by {configs} configurations and {seeds} seeds",
-            plan.name
-        ),
-    }
-    let sweep = store.sweep(&plan.name)?;
+    let db = store.path().to_path_buf();
+    let sweep = store.sweep(name)?;
     let counts = store.status_counts(sweep.id)?;
     let runnable =
         counts.pending + counts.running + if args.retry_failed { counts.failed } else { 0 };
@@ -292,12 +301,7 @@ fn execute(
             .jobs
             .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        // One core per trial: candle's matrix products must not spawn their own threads.
-        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-            std::env::set_var("RAYON_NUM_THREADS", "1");
-        }
-        let data_dir = resolve_data_dir(args.dir.data_dir.as_deref());
-        let dataset = Dataset::load(&data_dir, sweep.dataset)?;
+        single_threaded_trials();
         let stop = Arc::new(AtomicBool::new(false));
         install_ctrlc(stop.clone(), &sweep.name)?;
         let progress = Progress::new(&counts);
@@ -350,6 +354,15 @@ fn execute(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One core per trial: candle's and the fused engine's matrix products must not spawn their
+/// own threads inside parallel trials. A `RAYON_NUM_THREADS` set by the user wins. Called
+/// before any worker thread starts.
+pub fn single_threaded_trials() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
 }
 
 /// First Ctrl-C: stop claiming, return running trials to pending, exit 130. Second: exit now.

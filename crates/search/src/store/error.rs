@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A read-only command was pointed at a database that does not exist.
     #[error("no database at {}: run `fcnsweep sweep run FILE` first, or point --db / FCNSWEEP_DB at an existing one", .0.display())]
     NoDatabase(PathBuf),
+    /// The path names a directory.
+    #[error("{} is a directory; --db / FCNSWEEP_DB must name a database file", .0.display())]
+    IsDirectory(PathBuf),
     /// The file exists but is not an SQLite database.
     #[error("{} is not an SQLite database (is it the right file? fcnsweep will not overwrite it)", .0.display())]
     NotSqlite(PathBuf),

@@ -80,8 +80,74 @@ impl SqliteStore {
         Self::open_inner(path, true)
     }
 
+    /// Checks, without creating or writing anything, that `open(path)` would accept the file:
+    /// its directory exists, and an existing file is a writable fcnsweep database of a
+    /// supported version. Lets a command refuse a bad database before any slow work.
+    ///
+    /// With a plan, also checks that registering it would be accepted (same spec under its
+    /// name, or `extend`).
+    pub fn preflight(
+        path: &Path,
+        plan: Option<(&SweepPlan, RegisterOptions)>,
+    ) -> Result<(), StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::IsDirectory(path.into()));
+        }
+        if !path.exists() {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            return match dir {
+                Some(d) if !d.is_dir() && path != Path::new(DEFAULT_DB) => {
+                    Err(StoreError::MissingDirectory(d.into()))
+                }
+                _ => Ok(()),
+            };
+        }
+        if fs::metadata(path)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(false)
+        {
+            return Err(StoreError::ReadOnly(path.into()));
+        }
+        check_header(path)?;
+        // `immutable=1` reads the main file only: no locks, no -wal/-shm files created.
+        let encoded = path
+            .to_string_lossy()
+            .replace('%', "%25")
+            .replace('?', "%3f")
+            .replace('#', "%23");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(format!("file:{encoded}?immutable=1"), flags)
+            .map_err(|e| map_err(path, e))?;
+        let tx = conn.transaction().map_err(|e| map_err(path, e))?;
+        Self::identity_in(&tx, path)?;
+        let has_schema: bool = tx
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'sweeps'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| map_err(path, e))?;
+        if let (true, Some((plan, options))) = (has_schema, plan) {
+            compare_plan(&tx, path, plan, options)?;
+        }
+        Ok(())
+    }
+
+    /// Opens an existing database for writing; a missing file is [`StoreError::NoDatabase`].
+    pub fn open_existing_for_writing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NoDatabase(path.into()));
+        }
+        Self::open(path)
+    }
+
     /// Opens an existing database; a missing file is [`StoreError::NoDatabase`].
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::IsDirectory(path.into()));
+        }
         if !path.is_file() {
             return Err(StoreError::NoDatabase(path.into()));
         }
@@ -146,24 +212,32 @@ impl SqliteStore {
     }
 
     /// Refuses files of other programs and of newer fcnsweep versions, before writing anything.
-    fn check_identity(&self) -> Result<(), StoreError> {
-        let app: i32 = self
-            .conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        let tables: Vec<String> = self
-            .conn
+    /// The header fields and the table list are read in one transaction, so a database that
+    /// another process is creating at this moment is seen either empty or complete.
+    fn check_identity(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| map_err(&path, e))?;
+        let result = Self::identity_in(&tx, &path);
+        tx.commit().map_err(|e| map_err(&path, e))?;
+        result
+    }
+
+    fn identity_in(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+        let err = |e| map_err(path, e);
+        let tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 5")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| self.err(e))?;
+            .map_err(err)?;
+        let app: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
         let fresh = app == 0 && version == 0 && tables.is_empty();
         if app != APPLICATION_ID && !fresh {
             return Err(StoreError::Foreign {
-                path: self.path.clone(),
+                path: path.to_path_buf(),
                 found: app,
                 tables: if tables.is_empty() {
                     "none".into()
@@ -174,7 +248,7 @@ impl SqliteStore {
         }
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
-                path: self.path.clone(),
+                path: path.to_path_buf(),
                 found: version,
                 supported: SCHEMA_VERSION,
             });
@@ -229,7 +303,7 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
         return Ok(());
     };
     if path.is_dir() {
-        return Err(StoreError::NotSqlite(path.into()));
+        return Err(StoreError::IsDirectory(path.into()));
     }
     let mut header = [0u8; 16];
     let n = file.read(&mut header).unwrap_or(0);
@@ -311,6 +385,79 @@ fn insert_config(
     Ok(())
 }
 
+fn plan_sets(plan: &SweepPlan) -> (BTreeSet<String>, BTreeSet<u64>) {
+    (
+        plan.configs.iter().map(|c| c.hash.clone()).collect(),
+        plan.seeds.iter().copied().collect(),
+    )
+}
+
+/// How `plan` relates to a stored sweep of the same name: `None` if there is none, else its
+/// id, the outcome of registering, and the union of old and new configurations and seeds.
+/// A changed plan without `extend`, or another dataset, is [`StoreError::SpecChanged`].
+type Comparison = Option<(i64, Registered, BTreeSet<String>, BTreeSet<u64>)>;
+
+fn compare_plan(
+    conn: &Connection,
+    path: &Path,
+    plan: &SweepPlan,
+    options: RegisterOptions,
+) -> Result<Comparison, StoreError> {
+    let err = |e| map_err(path, e);
+    let existing: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT id, dataset FROM sweeps WHERE name = ?1",
+            [&plan.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(err)?;
+    let Some((id, dataset)) = existing else {
+        return Ok(None);
+    };
+    if dataset != plan.dataset.name() {
+        return Err(StoreError::SpecChanged {
+            name: plan.name.clone(),
+            detail: format!("dataset {dataset} became {}", plan.dataset),
+        });
+    }
+    let (new_configs, new_seeds) = plan_sets(plan);
+    let old_configs: BTreeSet<String> = conn
+        .prepare("SELECT config_hash FROM sweep_configs WHERE sweep_id = ?1")
+        .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
+        .map_err(err)?;
+    let old_seeds: BTreeSet<u64> = conn
+        .prepare("SELECT seed FROM sweep_seeds WHERE sweep_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([id], |r| r.get::<_, i64>(0))?
+                .map(|r| r.map(|s| s as u64))
+                .collect()
+        })
+        .map_err(err)?;
+    let added_configs = new_configs.difference(&old_configs).count();
+    let removed_configs = old_configs.difference(&new_configs).count();
+    let added_seeds = new_seeds.difference(&old_seeds).count();
+    let removed_seeds = old_seeds.difference(&new_seeds).count();
+    let outcome = if added_configs + removed_configs + added_seeds + removed_seeds == 0 {
+        Registered::Unchanged
+    } else if !options.extend {
+        return Err(StoreError::SpecChanged {
+            name: plan.name.clone(),
+            detail: format!(
+                "{added_configs} configurations added, {removed_configs} removed, {added_seeds} seeds added, {removed_seeds} removed"
+            ),
+        });
+    } else {
+        Registered::Extended {
+            configs: added_configs,
+            seeds: added_seeds,
+        }
+    };
+    let all_c = old_configs.union(&new_configs).cloned().collect();
+    let all_s = old_seeds.union(&new_seeds).copied().collect();
+    Ok(Some((id, outcome, all_c, all_s)))
+}
+
 /// Inserts a pending trial for every (configuration, seed) of the sweep that has none.
 fn ensure_trials(tx: &Transaction<'_>, sweep_id: i64) -> rusqlite::Result<usize> {
     tx.execute(
@@ -367,19 +514,10 @@ impl Store for SqliteStore {
         let path = self.path.clone();
         let err = |e| map_err(&path, e);
         let tx = self.immediate()?;
-        let new_configs: BTreeSet<String> = plan.configs.iter().map(|c| c.hash.clone()).collect();
-        let new_seeds: BTreeSet<u64> = plan.seeds.iter().copied().collect();
-        let existing: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, dataset FROM sweeps WHERE name = ?1",
-                [&plan.name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
         let t = now();
-        let (sweep_id, outcome) = match existing {
+        let (sweep_id, outcome) = match compare_plan(&tx, &path, plan, options)? {
             None => {
+                let (configs, seeds) = plan_sets(plan);
                 tx.execute(
                     "INSERT INTO sweeps (name, dataset, spec, plan_hash, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -387,63 +525,22 @@ impl Store for SqliteStore {
                         plan.name,
                         plan.dataset.name(),
                         spec_text,
-                        plan_hash(&new_configs, &new_seeds),
+                        plan_hash(&configs, &seeds),
                         t
                     ],
                 )
                 .map_err(err)?;
                 (tx.last_insert_rowid(), Registered::Created)
             }
-            Some((id, dataset)) => {
-                let old_configs: BTreeSet<String> = tx
-                    .prepare("SELECT config_hash FROM sweep_configs WHERE sweep_id = ?1")
-                    .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
-                    .map_err(err)?;
-                let old_seeds: BTreeSet<u64> = tx
-                    .prepare("SELECT seed FROM sweep_seeds WHERE sweep_id = ?1")
-                    .and_then(|mut s| {
-                        s.query_map([id], |r| r.get::<_, i64>(0))?
-                            .map(|r| r.map(|s| s as u64))
-                            .collect()
-                    })
-                    .map_err(err)?;
-                if dataset != plan.dataset.name() {
-                    return Err(StoreError::SpecChanged {
-                        name: plan.name.clone(),
-                        detail: format!("dataset {dataset} became {}", plan.dataset),
-                    });
-                }
-                let added_configs = new_configs.difference(&old_configs).count();
-                let removed_configs = old_configs.difference(&new_configs).count();
-                let added_seeds = new_seeds.difference(&old_seeds).count();
-                let removed_seeds = old_seeds.difference(&new_seeds).count();
-                if added_configs + removed_configs + added_seeds + removed_seeds == 0 {
-                    (id, Registered::Unchanged)
-                } else if !options.extend {
-                    return Err(StoreError::SpecChanged {
-                        name: plan.name.clone(),
-                        detail: format!(
-                            "{added_configs} configurations added, {removed_configs} removed, {added_seeds} seeds added, {removed_seeds} removed"
-                        ),
-                    });
-                } else {
-                    let all_c: BTreeSet<String> =
-                        old_configs.union(&new_configs).cloned().collect();
-                    let all_s: BTreeSet<u64> = old_seeds.union(&new_seeds).copied().collect();
-                    tx.execute(
-                        "UPDATE sweeps SET spec = ?2, plan_hash = ?3, updated_at = ?4 WHERE id = ?1",
-                        params![id, spec_text, plan_hash(&all_c, &all_s), t],
-                    )
-                    .map_err(err)?;
-                    (
-                        id,
-                        Registered::Extended {
-                            configs: added_configs,
-                            seeds: added_seeds,
-                        },
-                    )
-                }
+            Some((id, outcome @ Registered::Extended { .. }, all_c, all_s)) => {
+                tx.execute(
+                    "UPDATE sweeps SET spec = ?2, plan_hash = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![id, spec_text, plan_hash(&all_c, &all_s), t],
+                )
+                .map_err(err)?;
+                (id, outcome)
             }
+            Some((id, outcome, _, _)) => (id, outcome),
         };
         let base_position: i64 = tx
             .query_row(

@@ -1,0 +1,379 @@
+//! Fault injection: SIGKILL at random moments, concurrent writers with a reader, Ctrl-C.
+//!
+//! The kill loop's schedule is seeded: the seed and every kill are printed when it fails.
+//! `FCNSWEEP_KILL_SEED=N` replays a schedule; `FCNSWEEP_KILL_POINTS=N` sets how many kills
+//! must hit a live process (default 20; use 100+ for a long local run).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::{
+    self, check_complete, epochs_by_trial, has_sweep, heavy, real_data, s, small_sweep,
+    status_count, sweep_metrics, tempdir, wait_until, Metrics, Proc, Rng, SMALL_CONFIGS,
+    SMALL_SEEDS,
+};
+
+/// Prints the schedule so far when the test fails, so that it can be replayed.
+struct Replay {
+    seed: u64,
+    points: usize,
+    events: Vec<String>,
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "kill loop failed; replay with FCNSWEEP_KILL_SEED={} FCNSWEEP_KILL_POINTS={}\nschedule:\n{}",
+                self.seed,
+                self.points,
+                self.events.join("\n")
+            );
+        }
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    Some(
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a non-negative integer")),
+    )
+}
+
+/// Differences between two metric maps, for messages.
+fn metric_diff(got: &Metrics, want: &Metrics) -> String {
+    let mut out = String::new();
+    for (k, w) in want {
+        match got.get(k) {
+            None => writeln!(out, "{k:?}: missing").unwrap(),
+            Some(g) if g != w => writeln!(out, "{k:?}: got {g:?}\n  want {w:?}").unwrap(),
+            _ => {}
+        }
+    }
+    for k in got.keys().filter(|k| !want.contains_key(*k)) {
+        writeln!(out, "{k:?}: unexpected").unwrap();
+    }
+    out
+}
+
+#[test]
+fn kill_loop_converges_to_the_uninterrupted_results() {
+    const NAME: &str = "e2e-kill-loop";
+    const EPOCHS: u32 = 4;
+    const SEEDS: usize = 4;
+    let Some(real) = real_data("kill_loop") else {
+        return;
+    };
+    let _cpu = heavy();
+    let seed = env_u64("FCNSWEEP_KILL_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let points = env_u64("FCNSWEEP_KILL_POINTS").unwrap_or(20) as usize;
+    let mut replay = Replay {
+        seed,
+        points,
+        events: Vec::new(),
+    };
+    let mut rng = Rng::new(seed);
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    // 12 trials of 0.15-0.3 s: kills land in start-up, mid-epoch and in commits, and a round
+    // takes several kills to finish.
+    fs::write(
+        &spec,
+        small_sweep(NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
+    )
+    .unwrap();
+    let args = |verb: &str, db: &Path| -> Vec<String> {
+        let target = if verb == "run" { s(&spec) } else { NAME };
+        [
+            "sweep",
+            verb,
+            target,
+            "--db",
+            s(db),
+            "-j",
+            "1",
+            "--data-dir",
+            s(&real),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run_to_end = |verb: &str, db: &Path| {
+        let a = args(verb, db);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::run(dir.path(), &a)
+    };
+
+    // The reference: the same sweep, uninterrupted.
+    let reference_db = dir.path().join("reference.sqlite");
+    run_to_end("run", &reference_db).ok();
+    let reference = sweep_metrics(&reference_db, NAME);
+    assert_eq!(reference.len(), SMALL_CONFIGS * SEEDS);
+
+    let verify = |db: &Path, replay: &Replay| {
+        let problems = check_complete(db, NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
+        assert!(problems.is_empty(), "{}: {problems:#?}", db.display());
+        let got = sweep_metrics(db, NAME);
+        assert!(
+            got == reference,
+            "{}: metrics differ from the uninterrupted run (seed {}):\n{}",
+            db.display(),
+            replay.seed,
+            metric_diff(&got, &reference)
+        );
+    };
+
+    let started = Instant::now();
+    let mut hits = 0;
+    let mut cycles = 0;
+    let mut rounds = 0;
+    'rounds: loop {
+        rounds += 1;
+        let db = dir.path().join(format!("round{rounds}.sqlite"));
+        loop {
+            if hits >= points {
+                // Enough kills: a resume (or a run, if nothing was registered) must finish.
+                let verb = if has_sweep(&db, NAME) {
+                    "resume"
+                } else {
+                    "run"
+                };
+                let out = run_to_end(verb, &db);
+                replay
+                    .events
+                    .push(format!("round {rounds}: final {verb}: exit {:?}", out.code));
+                assert_eq!(out.code, Some(0), "final {verb} failed:\n{out}");
+                verify(&db, &replay);
+                break 'rounds;
+            }
+            cycles += 1;
+            let verb = if has_sweep(&db, NAME) && rng.range(0, 1) == 1 {
+                "resume"
+            } else {
+                "run"
+            };
+            let delay = rng.range(50, 1500);
+            let a = args(verb, &db);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let p = Proc::spawn(dir.path(), &a, dir.path(), "child");
+            std::thread::sleep(Duration::from_millis(delay));
+            let (hit, out) = p.kill();
+            let done = status_count(&db, "done").unwrap_or(0);
+            replay.events.push(format!(
+                "round {rounds} cycle {cycles}: {verb}, kill after {delay} ms: {} ({done} trials done)",
+                if hit { "hit" } else { "already exited" }
+            ));
+            if hit {
+                hits += 1;
+                continue;
+            }
+            assert_eq!(
+                out.code,
+                Some(0),
+                "a {verb} exited on its own with an error:\n{out}"
+            );
+            // It finished the sweep before the kill: check it, then start a fresh round.
+            verify(&db, &replay);
+            continue 'rounds;
+        }
+    }
+    assert!(
+        hits >= points,
+        "{hits} kills hit a live process, wanted {points}"
+    );
+    eprintln!(
+        "kill loop: seed {seed}, {hits} kills hit a live process in {cycles} cycles over {rounds} rounds, {} trials per round, {:.1} s",
+        SMALL_CONFIGS * SEEDS,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn three_writers_and_a_reader_share_one_database() {
+    const NAME: &str = "e2e-conc";
+    const EPOCHS: u32 = 3;
+    const SEEDS: usize = 4;
+    let Some(real) = real_data("three_writers") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(
+        &spec,
+        small_sweep(NAME, EPOCHS, 1000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
+    )
+    .unwrap();
+    let db = dir.path().join("conc.sqlite");
+    let run = [
+        "sweep",
+        "run",
+        s(&spec),
+        "--db",
+        s(&db),
+        "-j",
+        "1",
+        "--data-dir",
+        s(&real),
+    ];
+    let writers: Vec<Proc> = (0..3)
+        .map(|i| Proc::spawn(dir.path(), &run, dir.path(), &format!("writer{i}")))
+        .collect();
+    let stop = AtomicBool::new(false);
+    let reads = AtomicUsize::new(0);
+    let (writer_outs, reader_failures) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut failures = Vec::new();
+            if !wait_until(Duration::from_secs(120), || has_sweep(&db, NAME)) {
+                failures.push("the sweep was never registered".to_string());
+                return failures;
+            }
+            loop {
+                // One more read after the writers are done.
+                let last = stop.load(Ordering::SeqCst);
+                let out = common::run(
+                    dir.path(),
+                    &["results", "show", NAME, "--db", s(&db), "--format", "csv"],
+                );
+                reads.fetch_add(1, Ordering::SeqCst);
+                if out.code != Some(0) || out.stderr.to_lowercase().contains("locked") {
+                    failures.push(out.to_string());
+                }
+                if last {
+                    return failures;
+                }
+            }
+        });
+        let outs: Vec<_> = writers
+            .into_iter()
+            .map(|p| p.wait_timeout(Duration::from_secs(240)))
+            .collect();
+        stop.store(true, Ordering::SeqCst);
+        (outs, reader.join().expect("reader thread"))
+    });
+    for out in &writer_outs {
+        assert_eq!(out.code, Some(0), "a writer failed:\n{out}");
+        assert!(
+            !out.stderr.to_lowercase().contains("database is locked"),
+            "a writer saw a locked database:\n{out}"
+        );
+    }
+    assert!(
+        reader_failures.is_empty(),
+        "results show failed while the sweep ran:\n{}",
+        reader_failures.join("\n")
+    );
+    let trials = SMALL_CONFIGS * SEEDS;
+    let trained: usize = writer_outs
+        .iter()
+        .map(|o| {
+            o.stderr
+                .lines()
+                .filter(|l| l.starts_with('[') && l.contains("] config "))
+                .count()
+        })
+        .sum();
+    let all = common::all_trials(&db);
+    let duplicates = all.len() - trials.min(all.len());
+    assert_eq!(trained, trials, "trials trained across the three writers");
+    assert_eq!(duplicates, 0, "duplicate trials: {all:#?}");
+    for t in &all {
+        assert_eq!((t.status.as_str(), t.attempts), ("done", 1), "{t:?}");
+    }
+    let problems = check_complete(&db, NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
+    assert!(problems.is_empty(), "{problems:#?}");
+    eprintln!(
+        "concurrency: 3 writers, {trials} trials, {trained} trained, {duplicates} duplicates, {} reads",
+        reads.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn ctrl_c_returns_running_trials_to_pending_and_resume_finishes() {
+    const NAME: &str = "e2e-int";
+    const EPOCHS: u32 = 4;
+    let Some(real) = real_data("ctrl_c") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, small_sweep(NAME, EPOCHS, 2000)).unwrap();
+    let db = dir.path().join("int.sqlite");
+    let run = [
+        "sweep",
+        "run",
+        s(&spec),
+        "--db",
+        s(&db),
+        "-j",
+        "1",
+        "--data-dir",
+        s(&real),
+    ];
+    let p = Proc::spawn(dir.path(), &run, dir.path(), "run");
+    assert!(
+        wait_until(Duration::from_secs(120), || common::epoch_count(&db)
+            .unwrap_or(0)
+            >= 1),
+        "no epoch stored within 120 s"
+    );
+    p.sigint();
+    let out = p.wait_timeout(Duration::from_secs(60));
+    assert_eq!(out.code, Some(130), "Ctrl-C must exit 130:\n{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("fcnsweep sweep resume {NAME}"))
+            && out.stderr.contains("returned to pending"),
+        "no resume hint:\n{out}"
+    );
+    let trials = common::all_trials(&db);
+    let epochs = epochs_by_trial(&db);
+    assert!(
+        trials
+            .iter()
+            .all(|t| t.status == "done" || t.status == "pending"),
+        "trials left running or failed: {trials:#?}"
+    );
+    let pending: Vec<_> = trials.iter().filter(|t| t.status == "pending").collect();
+    assert!(
+        !pending.is_empty(),
+        "the interrupt came after the sweep finished:\n{out}"
+    );
+    for t in &pending {
+        assert!(
+            !epochs.contains_key(&t.id),
+            "pending trial {} kept partial epochs {:?}",
+            t.id,
+            epochs[&t.id]
+        );
+        assert_eq!(t.epochs_done, 0, "{t:?}");
+    }
+    common::run(
+        dir.path(),
+        &[
+            "sweep",
+            "resume",
+            NAME,
+            "--db",
+            s(&db),
+            "-j",
+            "1",
+            "--data-dir",
+            s(&real),
+        ],
+    )
+    .ok();
+    let problems = check_complete(&db, NAME, SMALL_CONFIGS, SMALL_SEEDS, EPOCHS as i64);
+    assert!(problems.is_empty(), "{problems:#?}");
+}

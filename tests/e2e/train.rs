@@ -1,0 +1,69 @@
+//! `fcnsweep train` on the real Fashion-MNIST: accuracy and bit-for-bit determinism.
+
+use std::thread;
+
+use serde_json::Value;
+
+use crate::common::{self, heavy, real_data, s, tempdir};
+
+/// Per-epoch metrics without wall times, and the final line without its wall time.
+fn run_train(cwd: &std::path::Path, data: &std::path::Path) -> (Vec<Value>, Value) {
+    let out = common::run_env(
+        cwd,
+        &[
+            "train",
+            "--dataset",
+            "fashion-mnist",
+            "--train-subset",
+            "10000",
+            "--epochs",
+            "3",
+            "--seed",
+            "1",
+            "--json",
+            "--data-dir",
+            s(data),
+        ],
+        // One core per run: the two runs train side by side.
+        &[("RAYON_NUM_THREADS", "1")],
+    )
+    .ok();
+    let mut lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{out}")))
+        .collect();
+    for v in &mut lines {
+        v.as_object_mut().expect("JSON object").remove("seconds");
+    }
+    let last = lines.pop().expect("a final line");
+    (lines, last)
+}
+
+#[test]
+fn train_real_fashion_reaches_70_percent_and_is_deterministic() {
+    let Some(data) = real_data("train_real_fashion") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let (a, b) = thread::scope(|scope| {
+        let first = scope.spawn(|| run_train(dir.path(), &data));
+        let second = run_train(dir.path(), &data);
+        (first.join().expect("first run"), second)
+    });
+    let (epochs, last) = &a;
+    assert_eq!(epochs.len(), 3, "one JSON line per epoch: {epochs:?}");
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1, "{e}");
+        for key in ["train_loss", "train_acc", "val_loss", "val_acc"] {
+            assert!(e[key].is_number(), "epoch line lacks {key}: {e}");
+        }
+    }
+    let acc = last["test_acc"].as_f64().expect("test_acc");
+    assert!(acc >= 0.70, "test_acc {acc} < 0.70: {last}");
+    assert!(last["test_loss"].as_f64().is_some(), "{last}");
+    assert_eq!(last["epochs"], 3, "{last}");
+    assert_eq!(last["diverged"], false, "{last}");
+    assert_eq!(a, b, "two runs with --seed 1 differ");
+}
