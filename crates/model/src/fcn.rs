@@ -167,6 +167,16 @@ impl Fcn {
         self.parameters().iter().map(|v| v.elem_count()).sum()
     }
 
+    /// BatchNorm running `(mean, variance)` of every normalized hidden layer, in order
+    /// (empty without batch-norm).
+    pub fn running_stats(&self) -> Vec<(Tensor, Tensor)> {
+        self.hidden
+            .iter()
+            .filter_map(|h| h.norm.as_ref())
+            .map(|bn| (bn.running_mean.clone(), bn.running_var.clone()))
+            .collect()
+    }
+
     /// Whether the network has batch-norm layers (a training batch of one cannot be normalized).
     pub fn has_batch_norm(&self) -> bool {
         self.hidden.iter().any(|h| h.norm.is_some())

@@ -1,10 +1,12 @@
 //! The fully-connected network of fcnsweep, its PyTorch-compatible initializers and
 //! optimizers, and the seeded training loop.
 
+pub mod bench;
 pub mod classical;
 pub mod config;
 pub mod error;
 pub mod fcn;
+pub mod fused;
 pub mod init;
 pub mod optim;
 pub mod train;
@@ -13,4 +15,4 @@ pub use config::{Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, RunCon
 pub use error::ModelError;
 pub use fcn::Fcn;
 pub use optim::Optimizer;
-pub use train::{train, EpochMetrics, NoObserver, RunObserver, RunResult};
+pub use train::{train, train_reference, EpochMetrics, NoObserver, RunObserver, RunResult};

@@ -1,5 +1,6 @@
 //! The seeded training loop: mini-batch SGD-style training, per-epoch evaluation on the
-//! validation split, and a final pass over the official test set.
+//! validation split, and a final pass over the official test set, on the fused engine
+//! ([`train`]) or through candle's autograd ([`train_reference`]).
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
+use crate::fused::{FusedFcn, FusedOptimizer};
 use crate::optim::Optimizer;
 
 /// Batch size of the evaluation passes (no graph is built, so larger is cheaper).
@@ -37,6 +39,9 @@ pub struct EpochMetrics {
     pub val_acc: Option<f64>,
     /// Wall time of the epoch, evaluation included.
     pub seconds: f64,
+    /// Wall time of the validation pass within `seconds` (not stored in the database).
+    #[serde(default)]
+    pub eval_seconds: f64,
 }
 
 /// The outcome of a run that was not interrupted.
@@ -86,29 +91,113 @@ fn to_tensors(batch: Batch, features: usize) -> Result<(Tensor, Tensor), ModelEr
     Ok((x, y))
 }
 
-/// Mean loss and accuracy over a whole split, in eval mode, without a gradient graph.
-fn evaluate(net: &mut Fcn, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError> {
-    let features = splits.features();
-    let (mut loss_sum, mut correct, mut total) = (0.0f64, 0usize, 0usize);
-    for batch in splits.eval_batches(part, EVAL_BATCH) {
-        let n = batch.len();
+/// What the training loop needs from an implementation of the network and its optimizer.
+trait Engine {
+    /// Whether a single-sample batch must be skipped (BatchNorm cannot normalize it).
+    fn has_batch_norm(&self) -> bool;
+    /// Forward pass in training mode on `batch`, then, when the loss is finite, backward pass
+    /// and optimizer update. Returns the batch's mean loss and its correct predictions.
+    fn train_batch(
+        &mut self,
+        batch: Batch,
+        features: usize,
+        dropout_rng: &mut ChaCha8Rng,
+    ) -> Result<(f64, usize), ModelError>;
+    /// Mean loss and accuracy over a whole split, in eval mode, without gradients.
+    fn evaluate(&mut self, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError>;
+}
+
+/// The candle reference: [`Fcn`] with autograd and the tensor optimizers of `optim.rs`.
+struct CandleEngine {
+    net: Fcn,
+    opt: Optimizer,
+}
+
+impl Engine for CandleEngine {
+    fn has_batch_norm(&self) -> bool {
+        self.net.has_batch_norm()
+    }
+
+    fn train_batch(
+        &mut self,
+        batch: Batch,
+        features: usize,
+        dropout_rng: &mut ChaCha8Rng,
+    ) -> Result<(f64, usize), ModelError> {
         let (x, y) = to_tensors(batch, features)?;
-        let logits = net.forward(&x, Mode::<ChaCha8Rng>::Eval)?;
+        let logits = self.net.forward(&x, Mode::Train(dropout_rng))?;
         let (loss, c) = loss_and_correct(&logits, &y)?;
-        loss_sum += loss.to_scalar::<f32>()? as f64 * n as f64;
-        correct += c;
-        total += n;
+        let loss_value = loss.to_scalar::<f32>()? as f64;
+        if loss_value.is_finite() {
+            self.opt.step(&loss.backward()?)?;
+        }
+        Ok((loss_value, c))
     }
+
+    fn evaluate(&mut self, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError> {
+        let features = splits.features();
+        let (mut loss_sum, mut correct, mut total) = (0.0f64, 0usize, 0usize);
+        for batch in splits.eval_batches(part, EVAL_BATCH) {
+            let n = batch.len();
+            let (x, y) = to_tensors(batch, features)?;
+            let logits = self.net.forward(&x, Mode::<ChaCha8Rng>::Eval)?;
+            let (loss, c) = loss_and_correct(&logits, &y)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64 * n as f64;
+            correct += c;
+            total += n;
+        }
+        Ok(mean_metrics(loss_sum, correct, total))
+    }
+}
+
+/// The fused engine of [`crate::fused`]: the same network on flat buffers with gemm.
+struct FusedEngine {
+    net: FusedFcn,
+    opt: FusedOptimizer,
+}
+
+impl Engine for FusedEngine {
+    fn has_batch_norm(&self) -> bool {
+        self.net.has_batch_norm()
+    }
+
+    fn train_batch(
+        &mut self,
+        batch: Batch,
+        _features: usize,
+        dropout_rng: &mut ChaCha8Rng,
+    ) -> Result<(f64, usize), ModelError> {
+        let stats =
+            self.net
+                .train_step(&batch.images, &batch.labels, dropout_rng, &mut self.opt)?;
+        Ok((stats.loss, stats.correct))
+    }
+
+    fn evaluate(&mut self, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError> {
+        let (mut loss_sum, mut correct, mut total) = (0.0f64, 0usize, 0usize);
+        for batch in splits.eval_batches(part, EVAL_BATCH) {
+            let stats = self.net.eval_batch(&batch.images, &batch.labels)?;
+            loss_sum += stats.loss_sum;
+            correct += stats.correct;
+            total += batch.len();
+        }
+        Ok(mean_metrics(loss_sum, correct, total))
+    }
+}
+
+/// `(mean loss, accuracy)`, NaN for an empty split.
+fn mean_metrics(loss_sum: f64, correct: usize, total: usize) -> (f64, f64) {
     if total == 0 {
-        return Ok((f64::NAN, f64::NAN));
+        return (f64::NAN, f64::NAN);
     }
-    Ok((loss_sum / total as f64, correct as f64 / total as f64))
+    (loss_sum / total as f64, correct as f64 / total as f64)
 }
 
 /// Trains one network of `config` with `seed` on `splits`, reporting each epoch to `observer`.
 ///
 /// The same config, splits and seed give bit-identical metrics: weights, dropout masks and
-/// shuffles come from separate streams of a ChaCha RNG seeded with `seed`.
+/// shuffles come from separate streams of a ChaCha RNG seeded with `seed`. Runs on the fused
+/// engine ([`crate::fused`]); [`train_reference`] is the same run through candle's autograd.
 pub fn train(
     splits: &Splits,
     config: &RunConfig,
@@ -116,13 +205,50 @@ pub fn train(
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult, ModelError> {
     config.validate()?;
+    let net = FusedFcn::new(
+        &config.model,
+        splits.features(),
+        10,
+        config.train.batch_size,
+        &mut rng(seed, STREAM_INIT),
+    )?;
+    let opt = FusedOptimizer::new(&config.optimizer, &net.parameter_sizes());
+    run(FusedEngine { net, opt }, splits, config, seed, observer)
+}
+
+/// [`train`] through candle's autograd ([`Fcn`] and the tensor optimizers of
+/// [`crate::optim`]): the reference the fused engine is tested against. Same signature,
+/// metrics and RNG streams.
+pub fn train_reference(
+    splits: &Splits,
+    config: &RunConfig,
+    seed: u64,
+    observer: &mut dyn RunObserver,
+) -> Result<RunResult, ModelError> {
+    config.validate()?;
+    let net = Fcn::new(
+        &config.model,
+        splits.features(),
+        10,
+        &mut rng(seed, STREAM_INIT),
+    )?;
+    let opt = Optimizer::new(&config.optimizer, net.parameters())?;
+    run(CandleEngine { net, opt }, splits, config, seed, observer)
+}
+
+/// The training loop shared by both engines.
+fn run(
+    mut engine: impl Engine,
+    splits: &Splits,
+    config: &RunConfig,
+    seed: u64,
+    observer: &mut dyn RunObserver,
+) -> Result<RunResult, ModelError> {
     let started = Instant::now();
     let features = splits.features();
-    let mut net = Fcn::new(&config.model, features, 10, &mut rng(seed, STREAM_INIT))?;
-    let mut opt = Optimizer::new(&config.optimizer, net.parameters())?;
     let mut dropout_rng = rng(seed, STREAM_DROPOUT);
     let mut shuffle_rng = rng(seed, STREAM_SHUFFLE);
-    let skip_single = net.has_batch_norm();
+    let skip_single = engine.has_batch_norm();
     let mut epochs = Vec::with_capacity(config.train.epochs);
     let mut diverged = false;
 
@@ -138,24 +264,21 @@ pub fn train(
             if skip_single && n == 1 {
                 continue;
             }
-            let (x, y) = to_tensors(batch, features)?;
-            let logits = net.forward(&x, Mode::Train(&mut dropout_rng))?;
-            let (loss, c) = loss_and_correct(&logits, &y)?;
-            let loss_value = loss.to_scalar::<f32>()? as f64;
+            let (loss_value, c) = engine.train_batch(batch, features, &mut dropout_rng)?;
             if !loss_value.is_finite() {
                 diverged = true;
                 loss_sum += loss_value;
                 batches += 1;
                 break;
             }
-            opt.step(&loss.backward()?)?;
             loss_sum += loss_value;
             batches += 1;
             correct += c;
             seen += n;
         }
+        let eval_start = Instant::now();
         let (val_loss, val_acc) = if splits.val_len() > 0 {
-            let (l, a) = evaluate(&mut net, splits, Part::Validation)?;
+            let (l, a) = engine.evaluate(splits, Part::Validation)?;
             (Some(l), Some(a))
         } else {
             (None, None)
@@ -167,6 +290,7 @@ pub fn train(
             val_loss,
             val_acc,
             seconds: epoch_start.elapsed().as_secs_f64(),
+            eval_seconds: eval_start.elapsed().as_secs_f64(),
         };
         tracing::debug!(?metrics, "epoch finished");
         observer.on_epoch(&metrics)?;
@@ -176,7 +300,7 @@ pub fn train(
             break;
         }
     }
-    let (test_loss, test_acc) = evaluate(&mut net, splits, Part::Test)?;
+    let (test_loss, test_acc) = engine.evaluate(splits, Part::Test)?;
     Ok(RunResult {
         epochs,
         test_loss,

@@ -1,0 +1,569 @@
+//! The fused engine against the candle reference: gradients, optimizers, training runs and
+//! BatchNorm statistics.
+
+use std::sync::Arc;
+
+use candle_core::{backprop::GradStore, Device, Tensor, Var};
+use fcnsweep_data::{Dataset, DatasetName, SplitOptions, Splits};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::config::{Init, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
+use crate::fcn::{loss_and_correct, Fcn, Mode};
+use crate::optim::Optimizer;
+use crate::train::{train, train_reference, NoObserver, RunResult};
+
+fn model(hidden: &[usize], dropout: f64, norm: Norm) -> ModelConfig {
+    ModelConfig {
+        hidden: hidden.to_vec(),
+        dropout,
+        init: Init::Default,
+        init_std: 0.1,
+        norm,
+    }
+}
+
+fn random_batch(n: usize, inputs: usize, classes: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = (0..n * inputs)
+        .map(|_| rng.random::<f32>() * 2.0 - 0.5)
+        .collect();
+    let y = (0..n)
+        .map(|_| rng.random_range(0..classes as u32))
+        .collect();
+    (x, y)
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+/// Max |a - b| over the scale of the reference: its largest magnitude, but at least `floor`.
+fn rel_err_floor(reference: &[f32], got: &[f32], floor: f64) -> f64 {
+    assert_eq!(reference.len(), got.len());
+    let scale = reference
+        .iter()
+        .map(|v| f64::from(v.abs()))
+        .fold(floor, f64::max);
+    let diff = reference
+        .iter()
+        .zip(got)
+        .map(|(a, b)| f64::from((a - b).abs()))
+        .fold(0.0, f64::max);
+    diff / scale
+}
+
+/// [`rel_err_floor`] with a floor of 1e-3.
+fn rel_err(reference: &[f32], got: &[f32]) -> f64 {
+    rel_err_floor(reference, got, 1e-3)
+}
+
+fn max_abs(v: &[f32]) -> f64 {
+    v.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max)
+}
+
+fn candle_grads(net: &Fcn, grads: &GradStore) -> Vec<Vec<f32>> {
+    net.parameters()
+        .iter()
+        .map(|v| {
+            values(
+                grads
+                    .get(v.as_tensor())
+                    .expect("every parameter has a gradient"),
+            )
+        })
+        .collect()
+}
+
+/// One training forward/backward of both engines from the same seed, inputs and masks.
+fn compare_step(cfg: &ModelConfig, inputs: usize, classes: usize, n: usize, seed: u64, tol: f64) {
+    compare_step_with(cfg, inputs, classes, n, seed, tol, None);
+}
+
+fn compare_step_with(
+    cfg: &ModelConfig,
+    inputs: usize,
+    classes: usize,
+    n: usize,
+    seed: u64,
+    tol: f64,
+    parallelism: Option<Parallelism>,
+) {
+    let what = format!(
+        "{:?} dropout {} norm {:?} batch {n}",
+        cfg.hidden, cfg.dropout, cfg.norm
+    );
+    let mut reference =
+        Fcn::new(cfg, inputs, classes, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    let mut fused = FusedFcn::new(
+        cfg,
+        inputs,
+        classes,
+        n,
+        &mut ChaCha8Rng::seed_from_u64(seed),
+    )
+    .unwrap();
+    if let Some(p) = parallelism {
+        fused.set_parallelism(p);
+    }
+    // Same initial parameters, bit for bit.
+    let ref_params: Vec<Vec<f32>> = reference
+        .parameters()
+        .iter()
+        .map(|v| values(v.as_tensor()))
+        .collect();
+    let fused_params: Vec<Vec<f32>> = fused.parameters().unwrap().iter().map(values).collect();
+    assert_eq!(ref_params, fused_params, "{what}: initial parameters");
+
+    let (x, y) = random_batch(n, inputs, classes, seed + 100);
+    let xt = Tensor::from_slice(&x, (n, inputs), &Device::Cpu).unwrap();
+    let yt = Tensor::from_slice(&y, n, &Device::Cpu).unwrap();
+    let mut rng_a = ChaCha8Rng::seed_from_u64(seed + 7);
+    let mut rng_b = rng_a.clone();
+    let logits = reference.forward(&xt, Mode::Train(&mut rng_a)).unwrap();
+    let (loss, correct) = loss_and_correct(&logits, &yt).unwrap();
+    let grads = loss.backward().unwrap();
+    let stats = fused.train_batch(&x, &y, &mut rng_b).unwrap();
+    // Both consumed the same number of dropout draws.
+    assert_eq!(
+        rng_a.random::<u64>(),
+        rng_b.random::<u64>(),
+        "{what}: RNG use"
+    );
+
+    let e = rel_err(&values(&logits), &values(&fused.logits().unwrap()));
+    assert!(e <= tol, "{what}: logits rel err {e:e}");
+    let l = f64::from(loss.to_scalar::<f32>().unwrap());
+    assert!(
+        (l - stats.loss).abs() <= tol * l.abs().max(1.0),
+        "{what}: loss {l} vs {}",
+        stats.loss
+    );
+    assert_eq!(correct, stats.correct, "{what}: correct");
+    let expected = candle_grads(&reference, &grads);
+    let got: Vec<Vec<f32>> = fused.gradients().unwrap().iter().map(values).collect();
+    assert_eq!(expected.len(), got.len());
+    // The scale of a tensor is its own largest gradient, but at least 1% of the network's
+    // largest. The bias of a batch-normalized layer has a gradient that is zero up to
+    // rounding (BatchNorm subtracts it again): both engines must give a value that is zero
+    // relative to the network's gradients.
+    let global = expected.iter().map(|g| max_abs(g)).fold(0.0, f64::max);
+    let hidden = cfg.hidden.len();
+    for (i, (a, b)) in expected.iter().zip(&got).enumerate() {
+        let bn_bias = cfg.norm == Norm::Batch && i < 4 * hidden && i % 4 == 1;
+        let floor = if bn_bias { global } else { 0.01 * global };
+        let e = rel_err_floor(a, b, floor);
+        assert!(e <= tol, "{what}: gradient of parameter {i} rel err {e:e}");
+    }
+}
+
+#[test]
+fn gradients_match_candle_autograd() {
+    let mut seed = 1;
+    for hidden in [&[16][..], &[16, 12, 8][..]] {
+        for dropout in [0.0, 0.3] {
+            for norm in [Norm::None, Norm::Batch] {
+                for n in [1, 7, 64] {
+                    if n == 1 && norm == Norm::Batch {
+                        continue;
+                    }
+                    let cfg = model(hidden, dropout, norm);
+                    compare_step(&cfg, 20, 5, n, seed, 1e-5);
+                    seed += 1;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gradients_match_with_threaded_products() {
+    // Products above the single-thread cut-off, run on two rayon threads.
+    for (norm, dropout) in [(Norm::None, 0.0), (Norm::Batch, 0.3)] {
+        let cfg = model(&[300, 40], dropout, norm);
+        compare_step_with(&cfg, 200, 10, 64, 5, 1e-5, Some(Parallelism::Rayon(2)));
+        compare_step_with(&cfg, 200, 10, 64, 5, 1e-5, Some(Parallelism::None));
+    }
+}
+
+#[test]
+fn other_initializers_draw_the_same_weights() {
+    for init in [Init::Normal, Init::XavierUniform, Init::HeNormal] {
+        let mut cfg = model(&[9, 4], 0.0, Norm::Batch);
+        cfg.init = init;
+        let a = Fcn::new(&cfg, 6, 3, &mut ChaCha8Rng::seed_from_u64(11)).unwrap();
+        let b = FusedFcn::new(&cfg, 6, 3, 4, &mut ChaCha8Rng::seed_from_u64(11)).unwrap();
+        let pa: Vec<Vec<f32>> = a.parameters().iter().map(|v| values(v)).collect();
+        let pb: Vec<Vec<f32>> = b.parameters().unwrap().iter().map(values).collect();
+        assert_eq!(pa, pb, "{init:?}");
+        assert_eq!(a.parameter_count(), b.parameter_count());
+    }
+}
+
+fn optimizer_variants() -> Vec<OptimizerConfig> {
+    let c = OptimizerConfig::new;
+    let mut v = vec![c(OptimizerKind::Sgd, 0.1)];
+    let mut s = c(OptimizerKind::Sgd, 0.05);
+    s.momentum = 0.9;
+    v.push(s.clone());
+    s.nesterov = true;
+    s.weight_decay = 1e-3;
+    v.push(s);
+    let mut s = c(OptimizerKind::Sgd, 0.1);
+    s.weight_decay = 0.01;
+    v.push(s);
+    v.push(c(OptimizerKind::Adam, 0.01));
+    let mut a = c(OptimizerKind::Adam, 0.01);
+    a.weight_decay = 0.1;
+    a.betas = (0.8, 0.99);
+    a.eps = 1e-3;
+    v.push(a);
+    let mut a = c(OptimizerKind::Adam, 0.01);
+    a.betas = (0.3, 0.9); // lerp's other branch
+    v.push(a);
+    v.push(c(OptimizerKind::Rmsprop, 0.01));
+    let mut r = c(OptimizerKind::Rmsprop, 0.01);
+    r.alpha = 0.9;
+    r.eps = 0.1;
+    v.push(r);
+    let mut r = c(OptimizerKind::Rmsprop, 0.01);
+    r.momentum = 0.9;
+    v.push(r);
+    let mut r = c(OptimizerKind::Rmsprop, 0.01);
+    r.centered = true;
+    v.push(r);
+    let mut r = c(OptimizerKind::Rmsprop, 0.01);
+    r.centered = true;
+    r.momentum = 0.5;
+    r.weight_decay = 0.1;
+    r.alpha = 0.3;
+    v.push(r);
+    v
+}
+
+#[test]
+fn optimizers_match_optim_rs() {
+    let sizes = [12usize, 5, 1, 30];
+    for config in optimizer_variants() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let init: Vec<Vec<f32>> = sizes
+            .iter()
+            .map(|&n| (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect())
+            .collect();
+        let vars: Vec<Var> = init
+            .iter()
+            .map(|v| Var::from_slice(v, v.len(), &Device::Cpu).unwrap())
+            .collect();
+        let mut reference = Optimizer::new(&config, vars.clone()).unwrap();
+        let mut fused = FusedOptimizer::new(&config, &sizes);
+        let mut flat: Vec<f32> = init.concat();
+        assert_eq!(fused.len(), flat.len());
+        for step in 0..6 {
+            let grads: Vec<Vec<f32>> = sizes
+                .iter()
+                .map(|&n| (0..n).map(|_| rng.random::<f32>() - 0.4).collect())
+                .collect();
+            let mut store = GradStore::default();
+            for (v, g) in vars.iter().zip(&grads) {
+                store.insert(
+                    v.as_tensor(),
+                    Tensor::from_slice(g, g.len(), &Device::Cpu).unwrap(),
+                );
+            }
+            reference.step(&store).unwrap();
+            fused.step(&mut flat, &grads.concat());
+            let expected: Vec<f32> = vars.iter().flat_map(|v| values(v.as_tensor())).collect();
+            for (i, (e, g)) in expected.iter().zip(&flat).enumerate() {
+                let err = f64::from((e - g).abs());
+                assert!(
+                    err <= 1e-6 * f64::from(e.abs()).max(1e-3),
+                    "{config:?} step {step} element {i}: {e} vs {g}"
+                );
+            }
+        }
+        assert_eq!(fused.steps(), 6);
+        assert_eq!(reference.steps(), 6);
+    }
+}
+
+/// Ten noisy binary class prototypes in 784 pixels, values in [0, 1].
+fn synthetic(train: usize, test: usize) -> Arc<Dataset> {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let protos: Vec<Vec<f32>> = (0..10)
+        .map(|_| (0..784).map(|_| f32::from(rng.random::<bool>())).collect())
+        .collect();
+    let mut sample = |count: usize| {
+        let mut images = Vec::with_capacity(count * 784);
+        let mut labels = Vec::with_capacity(count);
+        for _ in 0..count {
+            let c = rng.random_range(0..10usize);
+            for &p in &protos[c] {
+                let v: f32 = 0.7 * p + 0.3 * rng.random::<f32>();
+                images.push(v);
+            }
+            labels.push(c as u8);
+        }
+        (images, labels)
+    };
+    let (train_images, train_labels) = sample(train);
+    let (test_images, test_labels) = sample(test);
+    Arc::new(Dataset {
+        name: DatasetName::Mnist,
+        rows: 28,
+        cols: 28,
+        train_images,
+        train_labels,
+        test_images,
+        test_labels,
+    })
+}
+
+fn synthetic_splits() -> Splits {
+    let opts = SplitOptions {
+        validation: 200,
+        split_seed: 3,
+        ..Default::default()
+    };
+    Splits::new(synthetic(1100, 250), &opts).unwrap()
+}
+
+fn run_config(model: ModelConfig, optimizer: OptimizerConfig, batch: usize) -> RunConfig {
+    RunConfig {
+        model,
+        optimizer,
+        train: TrainConfig {
+            epochs: 2,
+            batch_size: batch,
+            validation: 200,
+            ..Default::default()
+        },
+    }
+}
+
+fn assert_runs_agree(a: &RunResult, b: &RunResult, what: &str, acc_tol: f64) {
+    assert_eq!(a.epochs.len(), b.epochs.len(), "{what}");
+    assert_eq!(a.diverged, b.diverged, "{what}");
+    for (x, y) in a.epochs.iter().zip(&b.epochs) {
+        assert!(
+            (x.train_loss - y.train_loss).abs() < 1e-3,
+            "{what}: train loss {} vs {}",
+            x.train_loss,
+            y.train_loss
+        );
+        assert!(
+            (x.train_acc - y.train_acc).abs() <= acc_tol,
+            "{what}: {x:?} vs {y:?}"
+        );
+        let (vl, wl) = (x.val_loss.unwrap(), y.val_loss.unwrap());
+        assert!((vl - wl).abs() < 1e-3, "{what}: val loss {vl} vs {wl}");
+        assert!(
+            (x.val_acc.unwrap() - y.val_acc.unwrap()).abs() <= acc_tol,
+            "{what}: {x:?} vs {y:?}"
+        );
+    }
+    assert!(
+        (a.test_loss - b.test_loss).abs() < 1e-3,
+        "{what}: test loss {} vs {}",
+        a.test_loss,
+        b.test_loss
+    );
+    assert!((a.test_acc - b.test_acc).abs() <= acc_tol, "{what}");
+}
+
+#[test]
+fn train_matches_train_reference() {
+    let splits = synthetic_splits();
+    let mut adam = OptimizerConfig::new(OptimizerKind::Adam, 0.002);
+    adam.weight_decay = 1e-4;
+    let mut rms = OptimizerConfig::new(OptimizerKind::Rmsprop, 0.001);
+    rms.centered = true;
+    rms.momentum = 0.5;
+    let mut sgd = OptimizerConfig::new(OptimizerKind::Sgd, 0.05);
+    sgd.momentum = 0.9;
+    sgd.nesterov = true;
+    let cases = [
+        (
+            model(&[64, 32], 0.0, Norm::None),
+            OptimizerConfig::new(OptimizerKind::Sgd, 0.1),
+            64,
+        ),
+        (model(&[48, 24], 0.3, Norm::Batch), adam, 32),
+        (model(&[40], 0.2, Norm::None), rms, 50),
+        (model(&[32, 16, 16], 0.0, Norm::Batch), sgd, 64),
+    ];
+    for (m, o, batch) in cases {
+        let config = run_config(m, o, batch);
+        let what = format!("{config:?}");
+        let fused = train(&splits, &config, 5, &mut NoObserver).unwrap();
+        let reference = train_reference(&splits, &config, 5, &mut NoObserver).unwrap();
+        // One borderline sample may flip between the two.
+        assert_runs_agree(&fused, &reference, &what, 1.0 / 200.0 + 1e-9);
+        // Chance level is ln 10 = 2.30.
+        let val_loss = fused.epochs[1].val_loss.unwrap();
+        assert!(val_loss < 2.2, "{what}: learns ({val_loss})");
+    }
+}
+
+#[test]
+fn train_is_bit_identical_for_a_seed() {
+    let splits = synthetic_splits();
+    let config = run_config(
+        model(&[48, 24], 0.25, Norm::Batch),
+        OptimizerConfig::new(OptimizerKind::Sgd, 0.05),
+        32,
+    );
+    let strip = |mut r: RunResult| {
+        r.seconds = 0.0;
+        for e in &mut r.epochs {
+            e.seconds = 0.0;
+        }
+        r
+    };
+    let a = strip(train(&splits, &config, 7, &mut NoObserver).unwrap());
+    let b = strip(train(&splits, &config, 7, &mut NoObserver).unwrap());
+    assert_eq!(a, b);
+    let c = strip(train(&splits, &config, 8, &mut NoObserver).unwrap());
+    assert_ne!(a, c);
+}
+
+#[test]
+fn batch_norm_running_stats_and_eval_match_candle() {
+    let (inputs, classes, n) = (30, 6, 16);
+    let cfg = model(&[24, 12], 0.2, Norm::Batch);
+    let opt = OptimizerConfig::new(OptimizerKind::Sgd, 0.1);
+    let mut reference = Fcn::new(&cfg, inputs, classes, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    let mut ref_opt = Optimizer::new(&opt, reference.parameters()).unwrap();
+    let mut fused =
+        FusedFcn::new(&cfg, inputs, classes, n, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+    let mut fused_opt = FusedOptimizer::new(&opt, &fused.parameter_sizes());
+    let mut rng_a = ChaCha8Rng::seed_from_u64(4);
+    let mut rng_b = rng_a.clone();
+    for step in 0..8 {
+        let (x, y) = random_batch(n, inputs, classes, 50 + step);
+        let xt = Tensor::from_slice(&x, (n, inputs), &Device::Cpu).unwrap();
+        let yt = Tensor::from_slice(&y, n, &Device::Cpu).unwrap();
+        let logits = reference.forward(&xt, Mode::Train(&mut rng_a)).unwrap();
+        let (loss, _) = loss_and_correct(&logits, &yt).unwrap();
+        ref_opt.step(&loss.backward().unwrap()).unwrap();
+        fused.train_batch(&x, &y, &mut rng_b).unwrap();
+        fused.apply(&mut fused_opt);
+    }
+    let expected = reference.running_stats();
+    let got = fused.running_stats().unwrap();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(got.len(), 2);
+    for ((rm, rv), (fm, fv)) in expected.iter().zip(&got) {
+        let e = rel_err(&values(rm), &values(fm));
+        assert!(e < 1e-5, "running mean rel err {e:e}");
+        let e = rel_err(&values(rv), &values(fv));
+        assert!(e < 1e-5, "running var rel err {e:e}");
+    }
+    for (a, b) in reference
+        .parameters()
+        .iter()
+        .zip(fused.parameters().unwrap())
+    {
+        let e = rel_err(&values(a.as_tensor()), &values(&b));
+        assert!(e < 1e-5, "parameters after 8 steps rel err {e:e}");
+    }
+    // Eval mode: running statistics, no dropout; larger batch than training.
+    let (x, y) = random_batch(50, inputs, classes, 99);
+    let xt = Tensor::from_slice(&x, (50, inputs), &Device::Cpu).unwrap();
+    let yt = Tensor::from_slice(&y, 50, &Device::Cpu).unwrap();
+    let logits = reference.forward(&xt, Mode::<ChaCha8Rng>::Eval).unwrap();
+    let (loss, correct) = loss_and_correct(&logits, &yt).unwrap();
+    let got = fused.eval_logits(&x, 50).unwrap();
+    let e = rel_err(&values(&logits), &values(&got));
+    assert!(e < 1e-5, "eval logits rel err {e:e}");
+    let stats = fused.eval_batch(&x, &y).unwrap();
+    assert_eq!(stats.correct, correct);
+    let l = f64::from(loss.to_scalar::<f32>().unwrap());
+    assert!((stats.loss - l).abs() < 1e-5 * l.max(1.0));
+    assert!((stats.loss_sum - 50.0 * stats.loss).abs() < 1e-9 * stats.loss_sum.abs().max(1.0));
+}
+
+#[test]
+fn rejects_bad_batches() {
+    let cfg = model(&[4], 0.0, Norm::None);
+    let mut net = FusedFcn::new(&cfg, 3, 2, 2, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    assert!(net.train_batch(&[0.0; 5], &[0, 1], &mut rng).is_err());
+    assert!(net.train_batch(&[0.0; 6], &[0, 2], &mut rng).is_err());
+    assert!(net.train_batch(&[], &[], &mut rng).is_err());
+    // A batch larger than the initial capacity grows the workspace.
+    let (x, y) = random_batch(9, 3, 2, 1);
+    let s = net.train_batch(&x, &y, &mut rng).unwrap();
+    assert!(s.loss.is_finite());
+    assert_eq!(net.logits().unwrap().dims(), &[9, 2]);
+}
+
+#[test]
+fn train_step_matches_train_batch_and_apply() {
+    let (inputs, classes, n) = (30, 6, 16);
+    let mut momentum = OptimizerConfig::new(OptimizerKind::Sgd, 0.1);
+    momentum.momentum = 0.9;
+    for (norm, dropout) in [(Norm::None, 0.0), (Norm::Batch, 0.2)] {
+        let cfg = model(&[24, 12], dropout, norm);
+        // Plain SGD (fused into the gradient products) and an optimizer on stored gradients.
+        for (opt_cfg, tol) in [
+            (OptimizerConfig::new(OptimizerKind::Sgd, 0.1), 1e-6),
+            (OptimizerConfig::new(OptimizerKind::Adam, 0.01), 0.0),
+            (momentum.clone(), 0.0),
+        ] {
+            let new = || FusedFcn::new(&cfg, inputs, classes, n, &mut ChaCha8Rng::seed_from_u64(3));
+            let (mut a, mut b) = (new().unwrap(), new().unwrap());
+            let mut opt_a = FusedOptimizer::new(&opt_cfg, &a.parameter_sizes());
+            let mut opt_b = FusedOptimizer::new(&opt_cfg, &b.parameter_sizes());
+            assert_eq!(opt_a.plain_sgd_lr().is_some(), tol > 0.0);
+            let mut rng_a = ChaCha8Rng::seed_from_u64(4);
+            let mut rng_b = rng_a.clone();
+            for step in 0..5 {
+                let (x, y) = random_batch(n, inputs, classes, 70 + step);
+                let sa = a.train_step(&x, &y, &mut rng_a, &mut opt_a).unwrap();
+                let sb = b.train_batch(&x, &y, &mut rng_b).unwrap();
+                b.apply(&mut opt_b);
+                assert!(
+                    (sa.loss - sb.loss).abs() <= 1e-5 * sb.loss.abs(),
+                    "{opt_cfg:?}"
+                );
+            }
+            assert_eq!(opt_a.steps(), 5);
+            let pa = a.flat_parameters();
+            let pb = b.flat_parameters();
+            if tol == 0.0 {
+                assert_eq!(pa, pb, "{opt_cfg:?}");
+            } else {
+                let e = rel_err(pb, pa);
+                assert!(e <= tol, "{opt_cfg:?}: fused SGD rel err {e:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn non_finite_loss_leaves_the_network_untouched() {
+    let cfg = model(&[8], 0.0, Norm::None);
+    let mut net = FusedFcn::new(&cfg, 4, 3, 2, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+    let mut opt = FusedOptimizer::new(
+        &OptimizerConfig::new(OptimizerKind::Sgd, 0.1),
+        &net.parameter_sizes(),
+    );
+    // A NaN output bias makes the logits NaN (a NaN input would be zeroed by ReLU, in
+    // candle as here).
+    let mut params = net.parameters().unwrap();
+    params[3] = Tensor::new(&[0.0f32, f32::NAN, 0.0], &Device::Cpu).unwrap();
+    net.set_parameters(&params).unwrap();
+    let before = net.flat_parameters().to_vec();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let x = [0.5, 1.0, 2.0, 3.0, 0.0, 1.0, 0.5, 0.25];
+    let s = net.train_step(&x, &[0, 1], &mut rng, &mut opt).unwrap();
+    assert!(!s.loss.is_finite());
+    let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+    assert!(same(net.flat_parameters(), &before));
+    assert_eq!(opt.steps(), 0);
+    let wrong = FusedOptimizer::new(&OptimizerConfig::new(OptimizerKind::Sgd, 0.1), &[3]);
+    assert!(net
+        .train_step(&x, &[0, 1], &mut rng, &mut wrong.clone())
+        .is_err());
+}
