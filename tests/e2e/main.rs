@@ -10,5 +10,6 @@ mod bad_inputs;
 mod common;
 mod data;
 mod faults;
+mod plot;
 mod sweep;
 mod train;

@@ -5,6 +5,7 @@
 //! aggregated by [`results`] (with [`stats`]) into [`table`]s.
 
 pub mod axes;
+pub mod benchmark;
 mod de;
 pub mod error;
 pub mod expand;

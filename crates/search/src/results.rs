@@ -707,6 +707,7 @@ mod tests {
                 val_loss: None,
                 val_acc: Some(loss / 2.0),
                 seconds: 1.0,
+                eval_seconds: 0.1,
             },
         };
         let rows = epoch_summaries(&[e(0, 1, 1.0), e(1, 1, 3.0), e(0, 2, 0.5), e(1, 2, 0.5)]);

@@ -260,7 +260,10 @@ mod tests {
     fn renders_every_format() {
         let t = sample();
         let text = t.render(Format::Table);
-        assert!(text.starts_with("name     acc\n-------  ------\n"), "{text}");
+        assert!(
+            text.starts_with("name     acc\n-------  ------\n"),
+            "{text}"
+        );
         assert!(text.contains("a,b \"q\"  0.8765"), "{text}");
         assert_eq!(
             t.render(Format::Csv),

@@ -1,6 +1,7 @@
 //! One module per command group; each turns parsed arguments into library calls.
 
 mod baseline;
+mod bench;
 mod data;
 mod plot;
 mod results;
@@ -19,7 +20,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(cmd) => sweep::run(cmd),
         Command::Results(cmd) => results::run(cmd),
         Command::Baseline(cmd) => baseline::run(cmd),
-        Command::Bench { .. } => anyhow::bail!("bench: not wired yet"),
+        Command::Bench {
+            dataset,
+            epochs,
+            no_sweep,
+            jobs,
+            json,
+            dir,
+        } => bench::run(
+            dataset,
+            epochs as usize,
+            !no_sweep,
+            usize::from(jobs),
+            json,
+            &dir,
+        ),
         Command::Plot {
             name,
             out,

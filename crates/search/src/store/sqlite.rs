@@ -1024,6 +1024,7 @@ impl Store for SqliteStore {
                         val_loss: r.get(5)?,
                         val_acc: r.get(6)?,
                         seconds: r.get(7)?,
+                        eval_seconds: f64::NAN,
                     },
                 })
             })
