@@ -34,7 +34,9 @@ fn run_train(cwd: &std::path::Path, data: &std::path::Path) -> (Vec<Value>, Valu
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{out}")))
         .collect();
     for v in &mut lines {
-        v.as_object_mut().expect("JSON object").remove("seconds");
+        let obj = v.as_object_mut().expect("JSON object");
+        obj.remove("seconds");
+        obj.remove("eval_seconds");
     }
     let last = lines.pop().expect("a final line");
     (lines, last)
