@@ -417,6 +417,7 @@ fn train_is_bit_identical_for_a_seed() {
         r.seconds = 0.0;
         for e in &mut r.epochs {
             e.seconds = 0.0;
+            e.eval_seconds = 0.0;
         }
         r
     };
