@@ -823,7 +823,7 @@ mod tests {
         assert_eq!(plan.configs.iter().filter(|c| c.baseline).count(), 1);
         let base = &plan.configs[0].run;
         assert_eq!(base.model.hidden, vec![500, 50]);
-        assert_eq!((base.train.epochs, base.train.batch_size), (15, 64));
+        assert_eq!((base.train.epochs, base.train.batch_size), (15, 100));
         assert_eq!(base.train.validation, 10_000);
 
         let (quick, _) = load_spec(&dir.join("quickstart.yaml")).unwrap();
