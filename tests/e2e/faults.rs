@@ -377,3 +377,76 @@ fn ctrl_c_returns_running_trials_to_pending_and_resume_finishes() {
     let problems = check_complete(&db, NAME, SMALL_CONFIGS, SMALL_SEEDS, EPOCHS as i64);
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// A running sweep keeps its shared lock on the database file, so that another program that
+/// opens the database and closes it (the `sqlite3` shell) neither deletes the sweep's WAL
+/// nor stops seeing its new epochs. Both happened while the sweep process read the file's
+/// header with `std::fs`: closing that descriptor released the process's SQLite locks.
+#[test]
+fn a_closing_reader_leaves_a_running_sweep_its_wal() {
+    const NAME: &str = "e2e-wal";
+    let Some(real) = real_data("closing_reader") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    // Long enough to still run when the reader is done; interrupted below.
+    fs::write(&spec, small_sweep(NAME, 10_000, 2000)).unwrap();
+    let db = dir.path().join("wal.sqlite");
+    let wal = dir.path().join("wal.sqlite-wal");
+    let run = [
+        "sweep",
+        "run",
+        s(&spec),
+        "--db",
+        s(&db),
+        "-j",
+        "2",
+        "--data-dir",
+        s(&real),
+    ];
+    let p = Proc::spawn(dir.path(), &run, dir.path(), "run");
+    assert!(
+        wait_until(Duration::from_secs(120), || common::epoch_count(&db)
+            .unwrap_or(0)
+            >= 1),
+        "no epoch stored within 120 s"
+    );
+    assert!(wal.exists(), "a running sweep has a WAL");
+    // A connection in exclusive locking mode reads only with an exclusive lock on the file:
+    // refused while the sweep process holds its shared lock, as it must the whole run.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .unwrap();
+        let read = conn.query_row("SELECT count(*) FROM epochs", [], |r| r.get::<_, i64>(0));
+        assert!(
+            read.is_err(),
+            "another process got an exclusive lock on the database of a running sweep"
+        );
+    }
+    // A reader that closes (as the `sqlite3` shell does) must leave the WAL in place.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM epochs", [], |r| r.get(0))
+            .unwrap();
+        assert!(n >= 1);
+    }
+    assert!(
+        wal.exists(),
+        "the reader's close deleted the running sweep's WAL"
+    );
+    let seen = common::epoch_count(&db).unwrap_or(0);
+    assert!(
+        wait_until(Duration::from_secs(60), || common::epoch_count(&db)
+            .unwrap_or(0)
+            > seen + 2),
+        "new epochs of the running sweep are not visible after the reader closed"
+    );
+    p.sigint();
+    let out = p.wait_timeout(Duration::from_secs(60));
+    assert_eq!(out.code, Some(130), "{out}");
+    assert_eq!(common::integrity(&db), "ok");
+}

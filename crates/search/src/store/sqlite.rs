@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -108,7 +107,6 @@ impl SqliteStore {
         {
             return Err(StoreError::ReadOnly(path.into()));
         }
-        check_header(path)?;
         // `immutable=1` reads the main file only: no locks, no -wal/-shm files created.
         let encoded = path
             .to_string_lossy()
@@ -157,8 +155,15 @@ impl SqliteStore {
         Self::open_inner(path, writable)
     }
 
+    /// Opens a connection. The file is only ever opened through SQLite: POSIX releases all
+    /// of a process's locks on a file when any descriptor of it is closed, so reading the
+    /// header with `std::fs` while another connection of this process is open would drop
+    /// that connection's lock, and a closing `sqlite3` could then delete the live WAL. A
+    /// file that is not SQLite is refused by SQLite itself (`NotADatabase`).
     fn open_inner(path: &Path, writable: bool) -> Result<Self, StoreError> {
-        check_header(path)?;
+        if path.is_dir() {
+            return Err(StoreError::IsDirectory(path.into()));
+        }
         let flags = if writable {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
         } else {
@@ -295,22 +300,6 @@ impl SqliteStore {
             .optional()
             .map_err(|e| self.err(e))
     }
-}
-
-/// A non-empty file that does not start with SQLite's magic header is not ours to open.
-fn check_header(path: &Path) -> Result<(), StoreError> {
-    let Ok(mut file) = fs::File::open(path) else {
-        return Ok(());
-    };
-    if path.is_dir() {
-        return Err(StoreError::IsDirectory(path.into()));
-    }
-    let mut header = [0u8; 16];
-    let n = file.read(&mut header).unwrap_or(0);
-    if n > 0 && (n < 16 || &header != b"SQLite format 3\0") {
-        return Err(StoreError::NotSqlite(path.into()));
-    }
-    Ok(())
 }
 
 fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
