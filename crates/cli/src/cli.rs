@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use fcnsweep_data::DatasetName;
 use fcnsweep_model::classical::ClassicalMethod;
-use fcnsweep_model::{Init, Norm, OptimizerKind};
+use fcnsweep_model::config::{DEFAULT_LR_GAMMA, DEFAULT_LR_STEP_SIZE};
+use fcnsweep_model::{Init, LrSchedule, Norm, OptimizerKind};
 use fcnsweep_search::results::SortKey;
 use fcnsweep_search::table::Format;
 
@@ -287,6 +288,15 @@ pub struct TrainArgs {
     /// Epochs.
     #[arg(long, default_value_t = 15)]
     pub epochs: usize,
+    /// Learning-rate schedule over the epochs: constant, cosine or step.
+    #[arg(long, value_parser = parse_lr_schedule, default_value = "constant")]
+    pub lr_schedule: LrSchedule,
+    /// Epochs between two decays of the step schedule.
+    #[arg(long, default_value_t = DEFAULT_LR_STEP_SIZE)]
+    pub lr_step_size: usize,
+    /// Factor of each decay of the step schedule.
+    #[arg(long, default_value_t = DEFAULT_LR_GAMMA)]
+    pub lr_gamma: f64,
     /// Mini-batch size.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
@@ -338,6 +348,10 @@ fn parse_init(s: &str) -> Result<Init, String> {
 
 fn parse_norm(s: &str) -> Result<Norm, String> {
     Norm::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_lr_schedule(s: &str) -> Result<LrSchedule, String> {
+    LrSchedule::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

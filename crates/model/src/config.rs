@@ -142,6 +142,54 @@ impl Norm {
     }
 }
 
+/// How the learning rate changes from epoch to epoch, as `torch.optim.lr_scheduler` stepped
+/// once per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The optimizer's `lr` throughout (no scheduler).
+    #[default]
+    Constant,
+    /// `CosineAnnealingLR(T_max = epochs, eta_min = 0)`: `lr·(1 + cos(π·e/epochs))/2` in
+    /// epoch `e` (0-based).
+    Cosine,
+    /// `StepLR(step_size, gamma)`: `lr·gamma^⌊e/step_size⌋` in epoch `e` (0-based).
+    Step,
+}
+
+impl LrSchedule {
+    /// Every accepted name.
+    pub const NAMES: &'static [&'static str] = &["constant", "cosine", "step"];
+
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Constant => "constant",
+            Self::Cosine => "cosine",
+            Self::Step => "step",
+        }
+    }
+
+    /// Parses a name (`none` is accepted for `constant`).
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s.to_ascii_lowercase().as_str() {
+            "constant" | "none" => Ok(Self::Constant),
+            "cosine" => Ok(Self::Cosine),
+            "step" => Ok(Self::Step),
+            _ => Err(ModelError::UnknownName {
+                what: "lr_schedule",
+                value: s.to_string(),
+                valid: Self::NAMES,
+            }),
+        }
+    }
+
+    /// True for [`LrSchedule::Constant`] (which configuration files and hashes leave out).
+    pub fn is_constant(&self) -> bool {
+        *self == Self::Constant
+    }
+}
+
 /// Optimizer and its hyper-parameters; unset values take `torch.optim`'s defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerConfig {
@@ -224,6 +272,62 @@ pub struct TrainConfig {
     pub standardize: bool,
     /// Seed of the train/validation split (shared by every seed of a configuration).
     pub split_seed: u64,
+    /// Learning-rate schedule over the epochs. Left out of the serialized form while it has
+    /// its default, so configurations from before schedules existed keep their hashes.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// Epochs between two decays of [`LrSchedule::Step`].
+    #[serde(
+        default = "default_lr_step_size",
+        skip_serializing_if = "is_default_lr_step_size"
+    )]
+    pub lr_step_size: usize,
+    /// Factor of each decay of [`LrSchedule::Step`].
+    #[serde(
+        default = "default_lr_gamma",
+        skip_serializing_if = "is_default_lr_gamma"
+    )]
+    pub lr_gamma: f64,
+}
+
+/// Default [`TrainConfig::lr_step_size`].
+pub const DEFAULT_LR_STEP_SIZE: usize = 10;
+/// Default [`TrainConfig::lr_gamma`] (StepLR's default).
+pub const DEFAULT_LR_GAMMA: f64 = 0.1;
+
+fn default_lr_step_size() -> usize {
+    DEFAULT_LR_STEP_SIZE
+}
+
+fn is_default_lr_step_size(v: &usize) -> bool {
+    *v == DEFAULT_LR_STEP_SIZE
+}
+
+fn default_lr_gamma() -> f64 {
+    DEFAULT_LR_GAMMA
+}
+
+fn is_default_lr_gamma(v: &f64) -> bool {
+    *v == DEFAULT_LR_GAMMA
+}
+
+impl TrainConfig {
+    /// The factor the base learning rate is multiplied by in `epoch` (1-based), following
+    /// [`TrainConfig::lr_schedule`]; 1 for a constant schedule.
+    pub fn lr_factor(&self, epoch: usize) -> f64 {
+        let e = epoch.saturating_sub(1);
+        match self.lr_schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                (1.0 + (std::f64::consts::PI * e as f64 / self.epochs as f64).cos()) / 2.0
+            }
+            LrSchedule::Step => {
+                let decays = e / self.lr_step_size.max(1);
+                self.lr_gamma
+                    .powi(i32::try_from(decays).unwrap_or(i32::MAX))
+            }
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -235,6 +339,9 @@ impl Default for TrainConfig {
             train_subset: None,
             standardize: false,
             split_seed: 0,
+            lr_schedule: LrSchedule::Constant,
+            lr_step_size: DEFAULT_LR_STEP_SIZE,
+            lr_gamma: DEFAULT_LR_GAMMA,
         }
     }
 }
@@ -320,9 +427,100 @@ impl RunConfig {
                 "fewer images than the 60000 of the training set",
             );
         }
+        if t.lr_step_size == 0 {
+            return bad("lr_step_size", "0".into(), "at least 1 epoch");
+        }
+        if !(t.lr_gamma > 0.0 && t.lr_gamma <= 1.0) {
+            return bad("lr_gamma", t.lr_gamma.to_string(), "a number in (0, 1]");
+        }
         if t.train_subset == Some(0) {
             return bad("train_subset", "0".into(), "at least 1 image (or unset)");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train(schedule: LrSchedule, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            lr_schedule: schedule,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn constant_schedule_keeps_the_rate() {
+        let t = train(LrSchedule::Constant, 15);
+        assert!((1..=15).all(|e| t.lr_factor(e) == 1.0));
+    }
+
+    #[test]
+    fn cosine_follows_torch_closed_form() {
+        // torch CosineAnnealingLR(T_max=4, eta_min=0) from lr 1, stepped per epoch:
+        // 1, (1 + cos(π/4))/2, 1/2, (1 + cos(3π/4))/2.
+        let t = train(LrSchedule::Cosine, 4);
+        let expected = [1.0, 0.853_553_390_593_273_8, 0.5, 0.146_446_609_406_726_24];
+        for (e, want) in expected.iter().enumerate() {
+            assert!((t.lr_factor(e + 1) - want).abs() < 1e-15, "epoch {}", e + 1);
+        }
+    }
+
+    #[test]
+    fn step_decays_every_step_size_epochs() {
+        let t = TrainConfig {
+            lr_step_size: 2,
+            lr_gamma: 0.5,
+            ..train(LrSchedule::Step, 6)
+        };
+        let factors: Vec<f64> = (1..=6).map(|e| t.lr_factor(e)).collect();
+        assert_eq!(factors, [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]);
+    }
+
+    #[test]
+    fn schedule_names_parse() {
+        for name in LrSchedule::NAMES {
+            assert_eq!(LrSchedule::parse(name).unwrap().name(), *name);
+        }
+        assert_eq!(LrSchedule::parse("None").unwrap(), LrSchedule::Constant);
+        let err = LrSchedule::parse("linear").unwrap_err().to_string();
+        assert!(err.contains("linear") && err.contains("cosine"), "{err}");
+    }
+
+    #[test]
+    fn schedule_values_are_validated() {
+        let run = |t: TrainConfig| RunConfig {
+            model: ModelConfig::default(),
+            optimizer: OptimizerConfig::new(OptimizerKind::Sgd, 0.1),
+            train: t,
+        };
+        let zero_step = TrainConfig {
+            lr_step_size: 0,
+            ..TrainConfig::default()
+        };
+        let err = run(zero_step).validate().unwrap_err().to_string();
+        assert!(err.contains("lr_step_size"), "{err}");
+        for gamma in [0.0, 1.5, f64::NAN] {
+            let bad = TrainConfig {
+                lr_gamma: gamma,
+                ..TrainConfig::default()
+            };
+            let err = run(bad).validate().unwrap_err().to_string();
+            assert!(err.contains("lr_gamma"), "{err}");
+        }
+        assert!(run(train(LrSchedule::Cosine, 3)).validate().is_ok());
+    }
+
+    #[test]
+    fn default_schedule_is_left_out_of_json() {
+        let json = serde_json::to_string(&TrainConfig::default()).unwrap();
+        assert!(!json.contains("lr_"), "{json}");
+        let back: TrainConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, TrainConfig::default());
+        let cosine = serde_json::to_string(&train(LrSchedule::Cosine, 3)).unwrap();
+        assert!(cosine.contains(r#""lr_schedule":"cosine""#), "{cosine}");
     }
 }

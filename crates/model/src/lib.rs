@@ -11,7 +11,9 @@ pub mod init;
 pub mod optim;
 pub mod train;
 
-pub use config::{Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
+pub use config::{
+    Init, LrSchedule, ModelConfig, Norm, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig,
+};
 pub use error::ModelError;
 pub use fcn::Fcn;
 pub use optim::Optimizer;

@@ -96,6 +96,12 @@ impl Optimizer {
         self.steps
     }
 
+    /// Sets the learning rate of the following steps (what an lr scheduler does between
+    /// epochs); the state is kept.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     /// The parameters, in the order given.
     pub fn params(&self) -> &[Var] {
         &self.params

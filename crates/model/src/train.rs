@@ -95,6 +95,8 @@ fn to_tensors(batch: Batch, features: usize) -> Result<(Tensor, Tensor), ModelEr
 trait Engine {
     /// Whether a single-sample batch must be skipped (BatchNorm cannot normalize it).
     fn has_batch_norm(&self) -> bool;
+    /// Sets the optimizer's learning rate for the following batches.
+    fn set_lr(&mut self, lr: f64);
     /// Forward pass in training mode on `batch`, then, when the loss is finite, backward pass
     /// and optimizer update. Returns the batch's mean loss and its correct predictions.
     fn train_batch(
@@ -116,6 +118,10 @@ struct CandleEngine {
 impl Engine for CandleEngine {
     fn has_batch_norm(&self) -> bool {
         self.net.has_batch_norm()
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.opt.set_lr(lr);
     }
 
     fn train_batch(
@@ -159,6 +165,10 @@ struct FusedEngine {
 impl Engine for FusedEngine {
     fn has_batch_norm(&self) -> bool {
         self.net.has_batch_norm()
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.opt.set_lr(lr);
     }
 
     fn train_batch(
@@ -254,6 +264,7 @@ fn run(
 
     for epoch in 1..=config.train.epochs {
         let epoch_start = Instant::now();
+        engine.set_lr(config.optimizer.lr * config.train.lr_factor(epoch));
         let (mut loss_sum, mut batches, mut correct, mut seen) = (0.0f64, 0usize, 0usize, 0usize);
         for batch in splits.train_epoch(config.train.batch_size, &mut shuffle_rng) {
             if observer.should_stop() {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use fcnsweep_model::{Init, Norm, OptimizerKind, RunConfig};
+use fcnsweep_model::{Init, LrSchedule, Norm, OptimizerKind, RunConfig};
 use serde_json::Value;
 
 /// Every axis name, in the order of [`Axis::ALL`] (network and optimizer first, then training).
@@ -26,6 +26,9 @@ pub const AXES: &[&str] = &[
     "init_std",
     "norm",
     "epochs",
+    "lr_schedule",
+    "lr_step_size",
+    "lr_gamma",
     "batch_size",
     "validation",
     "train_subset",
@@ -36,6 +39,9 @@ pub const AXES: &[&str] = &[
 /// The axis names that may also be given at the top level of a document (training settings).
 pub const TRAINING_AXES: &[&str] = &[
     "epochs",
+    "lr_schedule",
+    "lr_step_size",
+    "lr_gamma",
     "batch_size",
     "validation",
     "train_subset",
@@ -78,6 +84,12 @@ pub enum Axis {
     Norm,
     /// Training epochs.
     Epochs,
+    /// Learning-rate schedule over the epochs.
+    LrSchedule,
+    /// Epochs between decays of the step schedule.
+    LrStepSize,
+    /// Decay factor of the step schedule.
+    LrGamma,
     /// Mini-batch size.
     BatchSize,
     /// Validation images held out of the training set.
@@ -101,6 +113,8 @@ pub enum AxisKind {
     Init,
     /// A normalization name.
     Norm,
+    /// A learning-rate schedule name.
+    Schedule,
     /// A real number.
     Float,
     /// A boolean.
@@ -115,7 +129,7 @@ pub enum AxisKind {
 
 impl Axis {
     /// Every axis, in the order of [`AXES`].
-    pub const ALL: [Axis; 21] = [
+    pub const ALL: [Axis; 24] = [
         Axis::Hidden,
         Axis::Optimizer,
         Axis::Lr,
@@ -132,6 +146,9 @@ impl Axis {
         Axis::InitStd,
         Axis::Norm,
         Axis::Epochs,
+        Axis::LrSchedule,
+        Axis::LrStepSize,
+        Axis::LrGamma,
         Axis::BatchSize,
         Axis::Validation,
         Axis::TrainSubset,
@@ -161,6 +178,7 @@ impl Axis {
             Axis::Optimizer => AxisKind::Optimizer,
             Axis::Init => AxisKind::Init,
             Axis::Norm => AxisKind::Norm,
+            Axis::LrSchedule => AxisKind::Schedule,
             Axis::Lr
             | Axis::Momentum
             | Axis::WeightDecay
@@ -169,9 +187,10 @@ impl Axis {
             | Axis::Alpha
             | Axis::Eps
             | Axis::Dropout
-            | Axis::InitStd => AxisKind::Float,
+            | Axis::InitStd
+            | Axis::LrGamma => AxisKind::Float,
             Axis::Nesterov | Axis::Centered | Axis::Standardize => AxisKind::Bool,
-            Axis::Epochs | Axis::BatchSize | Axis::Validation => AxisKind::Count,
+            Axis::Epochs | Axis::LrStepSize | Axis::BatchSize | Axis::Validation => AxisKind::Count,
             Axis::SplitSeed => AxisKind::Seed,
             Axis::TrainSubset => AxisKind::Subset,
         }
@@ -197,6 +216,9 @@ impl Axis {
             Axis::InitStd => AxisValue::Float(m.init_std),
             Axis::Norm => AxisValue::Norm(m.norm),
             Axis::Epochs => AxisValue::Count(t.epochs),
+            Axis::LrSchedule => AxisValue::Schedule(t.lr_schedule),
+            Axis::LrStepSize => AxisValue::Count(t.lr_step_size),
+            Axis::LrGamma => AxisValue::Float(t.lr_gamma),
             Axis::BatchSize => AxisValue::Count(t.batch_size),
             Axis::Validation => AxisValue::Count(t.validation),
             Axis::TrainSubset => AxisValue::Subset(t.train_subset),
@@ -228,6 +250,9 @@ impl Axis {
             (Axis::InitStd, AxisValue::Float(v)) => m.init_std = *v,
             (Axis::Norm, AxisValue::Norm(v)) => m.norm = *v,
             (Axis::Epochs, AxisValue::Count(v)) => t.epochs = *v,
+            (Axis::LrSchedule, AxisValue::Schedule(v)) => t.lr_schedule = *v,
+            (Axis::LrStepSize, AxisValue::Count(v)) => t.lr_step_size = *v,
+            (Axis::LrGamma, AxisValue::Float(v)) => t.lr_gamma = *v,
             (Axis::BatchSize, AxisValue::Count(v)) => t.batch_size = *v,
             (Axis::Validation, AxisValue::Count(v)) => t.validation = *v,
             (Axis::TrainSubset, AxisValue::Subset(v)) => t.train_subset = *v,
@@ -255,6 +280,8 @@ pub enum AxisValue {
     Init(Init),
     /// Normalization.
     Norm(Norm),
+    /// Learning-rate schedule.
+    Schedule(LrSchedule),
     /// A real number.
     Float(f64),
     /// A flag.
@@ -276,6 +303,7 @@ impl AxisValue {
             AxisValue::Optimizer(v) => Value::from(v.name()),
             AxisValue::Init(v) => Value::from(v.name()),
             AxisValue::Norm(v) => Value::from(v.name()),
+            AxisValue::Schedule(v) => Value::from(v.name()),
             AxisValue::Float(v) => Value::from(*v),
             AxisValue::Bool(v) => Value::from(*v),
             AxisValue::Count(v) => Value::from(*v),

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use fcnsweep_data::DatasetName;
-use fcnsweep_model::{Init, Norm, OptimizerKind};
+use fcnsweep_model::{Init, LrSchedule, Norm, OptimizerKind};
 use serde::de::{
     self, DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Unexpected, Visitor,
 };
@@ -26,6 +26,9 @@ const TOP_KEYS: &[&str] = &[
     "base",
     "search",
     "epochs",
+    "lr_schedule",
+    "lr_step_size",
+    "lr_gamma",
     "batch_size",
     "validation",
     "train_subset",
@@ -371,7 +374,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
         let axis = self.0;
         match axis.kind() {
             AxisKind::Layers => deserializer.deserialize_seq(LayersVisitor(axis)),
-            AxisKind::Optimizer | AxisKind::Init | AxisKind::Norm => {
+            AxisKind::Optimizer | AxisKind::Init | AxisKind::Norm | AxisKind::Schedule => {
                 deserializer.deserialize_str(NameVisitor(axis))
             }
             AxisKind::Float => deserializer.deserialize_f64(FloatVisitor(axis)),
@@ -416,6 +419,7 @@ impl<'de> Visitor<'de> for NameVisitor {
         let names = match self.0.kind() {
             AxisKind::Optimizer => OptimizerKind::NAMES,
             AxisKind::Init => Init::NAMES,
+            AxisKind::Schedule => LrSchedule::NAMES,
             _ => Norm::NAMES,
         };
         write!(f, "a name for {}, one of {}", self.0, names.join(", "))
@@ -425,6 +429,7 @@ impl<'de> Visitor<'de> for NameVisitor {
         let value = match self.0.kind() {
             AxisKind::Optimizer => OptimizerKind::parse(v).map(AxisValue::Optimizer),
             AxisKind::Init => Init::parse(v).map(AxisValue::Init),
+            AxisKind::Schedule => LrSchedule::parse(v).map(AxisValue::Schedule),
             _ => Norm::parse(v).map(AxisValue::Norm),
         };
         value.map_err(E::custom)

@@ -4,14 +4,17 @@
 //! trains the same thing twice and results can be matched across sweeps and versions.
 
 use fcnsweep_data::DatasetName;
-use fcnsweep_model::{Init, ModelConfig, OptimizerConfig, OptimizerKind, RunConfig};
+use fcnsweep_model::{
+    Init, LrSchedule, ModelConfig, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// `run` with every hyper-parameter that cannot affect its result reset to the default.
 ///
 /// SGD ignores β1/β2, α, eps and centered; Adam ignores momentum, nesterov, α and centered;
-/// RMSprop ignores nesterov and β1/β2; `init_std` only matters for the `normal` initializer.
+/// RMSprop ignores nesterov and β1/β2; `init_std` only matters for the `normal` initializer;
+/// `lr_step_size` and `lr_gamma` only for the `step` schedule.
 /// Negative zeros become positive zeros so they serialize alike.
 pub fn canonical(run: &RunConfig) -> RunConfig {
     let mut run = run.clone();
@@ -53,6 +56,11 @@ pub fn canonical(run: &RunConfig) -> RunConfig {
     if run.model.init != Init::Normal {
         run.model.init_std = ModelConfig::default().init_std;
     }
+    if run.train.lr_schedule != LrSchedule::Step {
+        let defaults = TrainConfig::default();
+        run.train.lr_step_size = defaults.lr_step_size;
+        run.train.lr_gamma = defaults.lr_gamma;
+    }
     run
 }
 
@@ -84,7 +92,7 @@ pub fn short_hash(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fcnsweep_model::{Norm, TrainConfig};
+    use fcnsweep_model::Norm;
 
     fn sgd(lr: f64) -> RunConfig {
         RunConfig {
@@ -155,5 +163,45 @@ mod tests {
         let mut neg = sgd(0.1);
         neg.optimizer.weight_decay = -0.0;
         assert_eq!(config_hash(FASHION, &neg), config_hash(FASHION, &sgd(0.1)));
+    }
+
+    #[test]
+    fn hashes_from_before_schedules_are_unchanged() {
+        // The baseline of fashion-table1 as stored by a build without learning-rate
+        // schedules, and the hash that build gave it.
+        let stored = r#"{"model":{"hidden":[500,50],"dropout":0.0,"init":"default","init_std":0.1,"norm":"none"},"optimizer":{"kind":"sgd","lr":0.1,"momentum":0.0,"weight_decay":0.0,"nesterov":false,"betas":[0.9,0.999],"alpha":0.99,"eps":1e-8,"centered":false},"train":{"epochs":15,"batch_size":100,"validation":10000,"train_subset":null,"standardize":false,"split_seed":0}}"#;
+        let run: RunConfig = serde_json::from_str(stored).unwrap();
+        assert_eq!(run.train.lr_schedule, LrSchedule::Constant);
+        assert_eq!(
+            config_hash(FASHION, &run),
+            "1d141347971dbec496dce29f93801d3a74023db7769c368b628063e133c31b10"
+        );
+        assert_eq!(serde_json::to_string(&run).unwrap(), stored);
+    }
+
+    #[test]
+    fn step_settings_matter_only_for_the_step_schedule() {
+        let mut cosine = sgd(0.1);
+        cosine.train.lr_schedule = LrSchedule::Cosine;
+        let mut cosine_gamma = cosine.clone();
+        cosine_gamma.train.lr_gamma = 0.5;
+        cosine_gamma.train.lr_step_size = 3;
+        assert_eq!(
+            config_hash(FASHION, &cosine),
+            config_hash(FASHION, &cosine_gamma)
+        );
+        assert_ne!(
+            config_hash(FASHION, &cosine),
+            config_hash(FASHION, &sgd(0.1))
+        );
+        let mut step = sgd(0.1);
+        step.train.lr_schedule = LrSchedule::Step;
+        let mut step_gamma = step.clone();
+        step_gamma.train.lr_gamma = 0.5;
+        assert_ne!(
+            config_hash(FASHION, &step),
+            config_hash(FASHION, &step_gamma)
+        );
+        assert_ne!(config_hash(FASHION, &step), config_hash(FASHION, &cosine));
     }
 }

@@ -8,6 +8,9 @@
 //!                               # optional, 1 (seed 0) when absent
 //! # shared training settings (optional, defaults shown)
 //! epochs: 15
+//! lr_schedule: constant         # constant | cosine | step (per epoch, as torch's lr_scheduler)
+//! lr_step_size: 10              # step: epochs between decays
+//! lr_gamma: 0.1                 # step: factor of each decay
 //! batch_size: 64
 //! validation: 10000             # images of the 60k training set held out
 //! train_subset: null            # or an integer: first N of the training part
@@ -193,7 +196,11 @@ impl Distribution {
             AxisKind::Float => &["uniform", "log_uniform", "choice"],
             AxisKind::Count | AxisKind::Seed | AxisKind::Subset => &["int_uniform", "choice"],
             AxisKind::Layers => &["choice", "layers"],
-            AxisKind::Optimizer | AxisKind::Init | AxisKind::Norm | AxisKind::Bool => &["choice"],
+            AxisKind::Optimizer
+            | AxisKind::Init
+            | AxisKind::Norm
+            | AxisKind::Schedule
+            | AxisKind::Bool => &["choice"],
         }
     }
 }
@@ -388,7 +395,7 @@ fn clean_message(message: &str, location: Option<Location>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fcnsweep_model::{Init, Norm};
+    use fcnsweep_model::{Init, LrSchedule, Norm};
 
     const HEAD: &str = "name: t\ndataset: fashion-mnist\n";
 
@@ -405,6 +412,44 @@ mod tests {
             assert!(msg.contains(part), "{msg:?} lacks {part:?}");
         }
         err
+    }
+
+    #[test]
+    fn schedules_parse_at_top_level_in_grids_and_random_params() {
+        let spec = ok(&format!(
+            "{HEAD}epochs: 20\nlr_schedule: step\nlr_step_size: 5\nlr_gamma: 0.5\nsearch:\n  - grid:\n      lr_schedule: [constant, cosine]\n  - random:\n      trials: 4\n      params:\n        lr_schedule: {{choice: [cosine, step]}}\n        lr_gamma: {{uniform: [0.2, 0.9]}}\n"
+        ));
+        let base = spec.base_run();
+        assert_eq!(base.train.lr_schedule, LrSchedule::Step);
+        assert_eq!((base.train.lr_step_size, base.train.lr_gamma), (5, 0.5));
+        let plan = crate::expand::expand(&spec).unwrap();
+        let schedules: Vec<LrSchedule> = plan
+            .configs
+            .iter()
+            .map(|c| c.run.train.lr_schedule)
+            .collect();
+        assert!(schedules.contains(&LrSchedule::Constant));
+        assert!(schedules.contains(&LrSchedule::Cosine));
+        // Step settings are kept for the step schedule and reset (canonical) for the others.
+        for c in &plan.configs {
+            let t = &c.run.train;
+            match t.lr_schedule {
+                LrSchedule::Step => {
+                    assert!(
+                        t.lr_gamma == 0.5 || (0.2..=0.9).contains(&t.lr_gamma),
+                        "{t:?}"
+                    )
+                }
+                _ => assert_eq!((t.lr_step_size, t.lr_gamma), (10, 0.1), "{t:?}"),
+            }
+        }
+
+        err(
+            &format!("{HEAD}lr_schedule: linear\n"),
+            &["lr_schedule", "linear", "constant, cosine, step"],
+        );
+        err(&format!("{HEAD}lr_gamma: 2.0\n"), &["lr_gamma", "(0, 1]"]);
+        err(&format!("{HEAD}lr_step_size: 0\n"), &["lr_step_size"]);
     }
 
     #[test]

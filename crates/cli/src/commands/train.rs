@@ -63,6 +63,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             train_subset: args.train_subset,
             standardize: args.standardize,
             split_seed: args.split_seed,
+            lr_schedule: args.lr_schedule,
+            lr_step_size: args.lr_step_size,
+            lr_gamma: args.lr_gamma,
         },
     };
     config.validate()?;

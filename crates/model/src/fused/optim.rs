@@ -88,6 +88,12 @@ impl FusedOptimizer {
         self.steps
     }
 
+    /// Sets the learning rate of the following steps (what an lr scheduler does between
+    /// epochs); the state is kept.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     /// The learning rate when this is plain SGD (no momentum, no weight decay): its update
     /// `θ ← θ − lr·g` has no state and can be fused into the gradient computation
     /// ([`crate::fused::FusedFcn::train_step`]).

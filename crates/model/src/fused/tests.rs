@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::config::{Init, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
+use crate::config::{Init, LrSchedule, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
 use crate::fcn::{loss_and_correct, Fcn, Mode};
 use crate::optim::Optimizer;
 use crate::train::{train, train_reference, NoObserver, RunResult};
@@ -567,4 +567,57 @@ fn non_finite_loss_leaves_the_network_untouched() {
     assert!(net
         .train_step(&x, &[0, 1], &mut rng, &mut wrong.clone())
         .is_err());
+}
+
+#[test]
+fn schedules_change_the_learning_rate_between_epochs() {
+    let splits = synthetic_splits();
+    let base = run_config(
+        model(&[32, 16], 0.0, Norm::None),
+        OptimizerConfig::new(OptimizerKind::Adam, 0.003),
+        32,
+    );
+    let with = |schedule: LrSchedule, step_size: usize, gamma: f64| {
+        let mut config = base.clone();
+        config.train.epochs = 3;
+        config.train.lr_schedule = schedule;
+        config.train.lr_step_size = step_size;
+        config.train.lr_gamma = gamma;
+        config
+    };
+    let val_accs =
+        |r: &RunResult| -> Vec<f64> { r.epochs.iter().map(|e| e.val_acc.unwrap()).collect() };
+
+    // A step schedule with gamma 1 is the constant schedule, bit for bit.
+    let constant = train(
+        &splits,
+        &with(LrSchedule::Constant, 10, 0.1),
+        3,
+        &mut NoObserver,
+    )
+    .unwrap();
+    let gamma_one = train(&splits, &with(LrSchedule::Step, 1, 1.0), 3, &mut NoObserver).unwrap();
+    assert_eq!(val_accs(&constant), val_accs(&gamma_one));
+    assert_eq!(constant.test_loss, gamma_one.test_loss);
+
+    // Decaying by 1e-30 after epoch 1 freezes the weights: epochs 2 and 3 evaluate the same
+    // network, while the constant schedule keeps moving.
+    let frozen = train(
+        &splits,
+        &with(LrSchedule::Step, 1, 1e-30),
+        3,
+        &mut NoObserver,
+    )
+    .unwrap();
+    assert_eq!(val_accs(&frozen)[0], val_accs(&constant)[0]);
+    assert_eq!(frozen.epochs[1].val_loss, frozen.epochs[2].val_loss);
+    assert_ne!(constant.epochs[1].val_loss, constant.epochs[2].val_loss);
+
+    // Cosine annealing: epoch 1 at the full rate, then lower; both engines agree.
+    let cosine = with(LrSchedule::Cosine, 10, 0.1);
+    let fused = train(&splits, &cosine, 3, &mut NoObserver).unwrap();
+    let reference = train_reference(&splits, &cosine, 3, &mut NoObserver).unwrap();
+    assert_eq!(val_accs(&fused)[0], val_accs(&constant)[0]);
+    assert_ne!(fused.epochs[1].val_loss, constant.epochs[1].val_loss);
+    assert_runs_agree(&fused, &reference, "cosine", 1.0 / 200.0 + 1e-9);
 }

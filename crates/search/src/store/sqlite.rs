@@ -24,14 +24,18 @@ use crate::expand::SweepPlan;
 /// Where results go unless `--db` or `FCNSWEEP_DB` say otherwise.
 pub const DEFAULT_DB: &str = "db/fcnsweep.sqlite";
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Forward migrations: entry `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// Unix time in seconds.
 fn now() -> f64 {
@@ -1098,5 +1102,65 @@ impl SqliteStore {
     /// Id of a sweep by name, if it exists.
     pub fn find_sweep(&self, name: &str) -> Result<Option<i64>, StoreError> {
         self.sweep_id(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as a build with schema version 2 left it, holding one configuration.
+    fn version_2_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO configs (hash, dataset, params, hidden, optimizer, lr, momentum,
+                 weight_decay, nesterov, beta1, beta2, alpha, eps, centered, dropout, init,
+                 init_std, norm, epochs, batch_size, validation, train_subset, standardize,
+                 split_seed)
+             VALUES ('abc', 'mnist', '{}', '500-50', 'sgd', 0.1, 0, 0, 0, 0.9, 0.999, 0.99,
+                 1e-8, 0, 0, 'default', 0.1, 'none', 15, 64, 10000, NULL, 0, 0)",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn version_2_databases_migrate_to_constant_schedules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        version_2_database(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let row: (String, i64, f64) = store
+            .conn
+            .query_row(
+                "SELECT lr_schedule, lr_step_size, lr_gamma FROM configs WHERE hash = 'abc'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("constant".to_string(), 10, 0.1));
+        // The rebuilt summary view has the schedule column and still runs.
+        let columns: Vec<String> = store
+            .conn
+            .prepare("SELECT * FROM config_summary")
+            .unwrap()
+            .column_names()
+            .map(String::from)
+            .collect();
+        assert!(columns.iter().any(|c| c == "lr_schedule"), "{columns:?}");
+        drop(store);
+        // Opening again applies nothing twice.
+        SqliteStore::open(&path).unwrap();
     }
 }
