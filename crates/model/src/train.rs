@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
-use crate::fused::{FusedFcn, FusedOptimizer};
+use crate::fused::{FlushDenormals, FusedFcn, FusedOptimizer};
 use crate::optim::Optimizer;
 
 /// Batch size of the evaluation passes (no graph is built, so larger is cheaper).
@@ -207,7 +207,8 @@ fn mean_metrics(loss_sum: f64, correct: usize, total: usize) -> (f64, f64) {
 ///
 /// The same config, splits and seed give bit-identical metrics: weights, dropout masks and
 /// shuffles come from separate streams of a ChaCha RNG seeded with `seed`. Runs on the fused
-/// engine ([`crate::fused`]); [`train_reference`] is the same run through candle's autograd.
+/// engine ([`crate::fused`]) with subnormal floats flushed to zero on the calling thread
+/// (see `fused/fpenv.rs`); [`train_reference`] is the same run through candle's autograd.
 pub fn train(
     splits: &Splits,
     config: &RunConfig,
@@ -215,6 +216,7 @@ pub fn train(
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult, ModelError> {
     config.validate()?;
+    let _flush = FlushDenormals::new();
     let net = FusedFcn::new(
         &config.model,
         splits.features(),

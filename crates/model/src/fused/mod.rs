@@ -26,6 +26,7 @@
 //! One documented difference: at a pre-activation of exactly 0, candle's ReLU passes the
 //! gradient and this engine (like PyTorch) does not.
 
+mod fpenv;
 mod matmul;
 pub mod optim;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::config::{ModelConfig, Norm};
 use crate::error::ModelError;
 use crate::init;
 pub use matmul::{default_parallelism, Parallelism};
+pub(crate) use fpenv::FlushDenormals;
 pub(crate) use matmul::{matmul as gemm_matmul, MatRef};
 pub use optim::FusedOptimizer;
 
