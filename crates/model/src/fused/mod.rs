@@ -38,8 +38,8 @@ use rand::Rng;
 use crate::config::{ModelConfig, Norm};
 use crate::error::ModelError;
 use crate::init;
-pub use matmul::{default_parallelism, Parallelism};
 pub(crate) use fpenv::FlushDenormals;
+pub use matmul::{default_parallelism, Parallelism};
 pub(crate) use matmul::{matmul as gemm_matmul, MatRef};
 pub use optim::FusedOptimizer;
 
