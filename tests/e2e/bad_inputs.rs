@@ -281,21 +281,7 @@ fn base_db() -> &'static [u8] {
         let spec = dir.path().join("existing.yaml");
         fs::write(&spec, EXISTING).unwrap();
         let db = dir.path().join("base.sqlite");
-        common::run(
-            dir.path(),
-            &[
-                "sweep",
-                "run",
-                s(&spec),
-                "--db",
-                s(&db),
-                "-j",
-                "1",
-                "--data-dir",
-                s(&data),
-            ],
-        )
-        .ok();
+        common::run(dir.path(), &common::sweep_run(&spec, &db, "1", &data)).ok();
         let (main, wal) = db_bytes(&db);
         assert!(wal.is_none(), "the base database was left with a WAL");
         main.expect("base database")

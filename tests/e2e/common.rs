@@ -619,6 +619,21 @@ pub fn check_complete(
 // ---------------------------------------------------------------------------------------
 // Search spaces
 
+/// `sweep run SPEC --db DB -j JOBS --data-dir DATA`: how most tests start a sweep.
+pub fn sweep_run<'a>(spec: &'a Path, db: &'a Path, jobs: &'a str, data: &'a Path) -> [&'a str; 9] {
+    [
+        "sweep",
+        "run",
+        s(spec),
+        "--db",
+        s(db),
+        "-j",
+        jobs,
+        "--data-dir",
+        s(data),
+    ]
+}
+
 /// A small real-data sweep: fashion-mnist, hidden [32], 3 configurations (sgd lr 0.1 as
 /// base and grid point, sgd lr 0.05, adam lr 0.001) x 2 seeds; `epochs` epochs on the first
 /// `subset` training images, 1000 held out for validation.

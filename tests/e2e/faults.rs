@@ -215,17 +215,7 @@ fn three_writers_and_a_reader_share_one_database() {
     )
     .unwrap();
     let db = dir.path().join("conc.sqlite");
-    let run = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--db",
-        s(&db),
-        "-j",
-        "1",
-        "--data-dir",
-        s(&real),
-    ];
+    let run = common::sweep_run(&spec, &db, "1", &real);
     let writers: Vec<Proc> = (0..3)
         .map(|i| Proc::spawn(dir.path(), &run, dir.path(), &format!("writer{i}")))
         .collect();
@@ -310,17 +300,7 @@ fn ctrl_c_returns_running_trials_to_pending_and_resume_finishes() {
     let spec = dir.path().join("spec.yaml");
     fs::write(&spec, small_sweep(NAME, EPOCHS, 2000)).unwrap();
     let db = dir.path().join("int.sqlite");
-    let run = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--db",
-        s(&db),
-        "-j",
-        "1",
-        "--data-dir",
-        s(&real),
-    ];
+    let run = common::sweep_run(&spec, &db, "1", &real);
     let p = Proc::spawn(dir.path(), &run, dir.path(), "run");
     assert!(
         wait_until(Duration::from_secs(120), || common::epoch_count(&db)
@@ -395,17 +375,7 @@ fn a_closing_reader_leaves_a_running_sweep_its_wal() {
     fs::write(&spec, small_sweep(NAME, 10_000, 2000)).unwrap();
     let db = dir.path().join("wal.sqlite");
     let wal = dir.path().join("wal.sqlite-wal");
-    let run = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--db",
-        s(&db),
-        "-j",
-        "2",
-        "--data-dir",
-        s(&real),
-    ];
+    let run = common::sweep_run(&spec, &db, "2", &real);
     let p = Proc::spawn(dir.path(), &run, dir.path(), "run");
     assert!(
         wait_until(Duration::from_secs(120), || common::epoch_count(&db)

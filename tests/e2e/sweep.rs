@@ -74,17 +74,7 @@ fn killed_sweep_resumes_to_every_trial_done_once() {
     let spec = dir.path().join("spec.yaml");
     fs::write(&spec, small_sweep("e2e-kill", EPOCHS, SUBSET)).unwrap();
     let db = dir.path().join("r.sqlite");
-    let run = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--db",
-        s(&db),
-        "-j",
-        "1",
-        "--data-dir",
-        s(&real),
-    ];
+    let run = common::sweep_run(&spec, &db, "1", &real);
     let resume = [
         "sweep",
         "resume",
@@ -145,17 +135,7 @@ fn concurrent_processes_run_each_trial_once() {
     let spec = dir.path().join("spec.yaml");
     fs::write(&spec, small_sweep("e2e-two", EPOCHS, SUBSET)).unwrap();
     let db = dir.path().join("c.sqlite");
-    let run = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--db",
-        s(&db),
-        "-j",
-        "1",
-        "--data-dir",
-        s(&real),
-    ];
+    let run = common::sweep_run(&spec, &db, "1", &real);
     let procs: Vec<Proc> = (0..2)
         .map(|i| Proc::spawn(dir.path(), &run, dir.path(), &format!("p{i}")))
         .collect();
@@ -204,21 +184,7 @@ fn results_formats_and_config_summary_match_the_trials() {
     let spec = dir.path().join("spec.yaml");
     fs::write(&spec, small_sweep("e2e-res", EPOCHS, SUBSET)).unwrap();
     let db = dir.path().join("res.sqlite");
-    common::run(
-        dir.path(),
-        &[
-            "sweep",
-            "run",
-            s(&spec),
-            "--db",
-            s(&db),
-            "-j",
-            "2",
-            "--data-dir",
-            s(&real),
-        ],
-    )
-    .ok();
+    common::run(dir.path(), &common::sweep_run(&spec, &db, "2", &real)).ok();
     let hashes = sweep_configs(&db, "e2e-res");
     assert_eq!(hashes.len(), SMALL_CONFIGS);
     let show = |format: &str| {
@@ -400,17 +366,7 @@ fn changed_spec_needs_extend_and_done_trials_are_reused_unless_no_reuse() {
         p
     };
     let run = |spec: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "sweep",
-            "run",
-            s(spec),
-            "--db",
-            s(&db),
-            "-j",
-            "2",
-            "--data-dir",
-            s(&real),
-        ];
+        let mut args = common::sweep_run(spec, &db, "2", &real).to_vec();
         args.extend_from_slice(extra);
         common::run(dir.path(), &args)
     };
