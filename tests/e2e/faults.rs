@@ -391,10 +391,16 @@ fn a_closing_reader_leaves_a_running_sweep_its_wal() {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .unwrap();
         let read = conn.query_row("SELECT count(*) FROM epochs", [], |r| r.get::<_, i64>(0));
-        assert!(
-            read.is_err(),
-            "another process got an exclusive lock on the database of a running sweep"
-        );
+        match read {
+            Err(rusqlite::Error::SqliteFailure(e, _)) => assert_eq!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy,
+                "exclusive read refused for another reason: {e}"
+            ),
+            other => panic!(
+                "another process got an exclusive lock on the database of a running sweep: {other:?}"
+            ),
+        }
     }
     // A reader that closes (as the `sqlite3` shell does) must leave the WAL in place.
     {
