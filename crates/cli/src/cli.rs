@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use fcnsweep_data::DatasetName;
 use fcnsweep_model::classical::ClassicalMethod;
-use fcnsweep_model::config::{DEFAULT_LR_GAMMA, DEFAULT_LR_STEP_SIZE};
-use fcnsweep_model::{Init, LrSchedule, Norm, OptimizerKind};
+use fcnsweep_search::axes::AxisKind;
 use fcnsweep_search::results::SortKey;
 use fcnsweep_search::table::Format;
+use fcnsweep_search::{Axis, AxisValue};
 
 /// Hyperparameter search for fully-connected networks: YAML in, SQLite and plots out.
 #[derive(Debug, Parser)]
@@ -270,63 +270,12 @@ pub struct TrainArgs {
     /// Dataset: fashion-mnist or mnist.
     #[arg(long, value_parser = parse_dataset, default_value = "fashion-mnist")]
     pub dataset: DatasetName,
-    /// Hidden layer widths, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "500,50")]
-    pub hidden: Vec<usize>,
-    /// Optimizer: sgd, adam or rmsprop.
-    #[arg(long, value_parser = parse_optimizer, default_value = "sgd")]
-    pub optimizer: OptimizerKind,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f64,
-    /// Momentum (sgd, rmsprop).
-    #[arg(long, default_value_t = 0.0)]
-    pub momentum: f64,
-    /// L2 weight decay, as torch.optim's weight_decay.
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f64,
-    /// Epochs.
-    #[arg(long, default_value_t = 15)]
-    pub epochs: usize,
-    /// Learning-rate schedule over the epochs: constant, cosine or step.
-    #[arg(long, value_parser = parse_lr_schedule, default_value = "constant")]
-    pub lr_schedule: LrSchedule,
-    /// Epochs between two decays of the step schedule.
-    #[arg(long, default_value_t = DEFAULT_LR_STEP_SIZE)]
-    pub lr_step_size: usize,
-    /// Factor of each decay of the step schedule.
-    #[arg(long, default_value_t = DEFAULT_LR_GAMMA)]
-    pub lr_gamma: f64,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Dropout probability after each hidden activation.
-    #[arg(long, default_value_t = 0.0)]
-    pub dropout: f64,
-    /// Weight initializer: default, normal, xavier_normal, xavier_uniform, he_uniform, he_normal.
-    #[arg(long, value_parser = parse_init, default_value = "default")]
-    pub init: Init,
-    /// Standard deviation of the `normal` initializer.
-    #[arg(long, default_value_t = 0.1)]
-    pub init_std: f64,
-    /// Normalization after each hidden linear layer: none or batch.
-    #[arg(long, value_parser = parse_norm, default_value = "none")]
-    pub norm: Norm,
+    /// One flag per sweep axis (`--lr`, `--hidden 500,50`, `--weight-decay`, ...).
+    #[command(flatten)]
+    pub axes: AxisArgs,
     /// Run seed (weights, dropout, shuffling).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Seed of the train/validation split.
-    #[arg(long, default_value_t = 0)]
-    pub split_seed: u64,
-    /// Training images held out for validation.
-    #[arg(long, default_value_t = 10_000)]
-    pub validation: usize,
-    /// Train on the first N images of the training part only.
-    #[arg(long)]
-    pub train_subset: Option<usize>,
-    /// Standardize inputs with the training mean/std.
-    #[arg(long)]
-    pub standardize: bool,
     /// Print JSON lines (one per epoch, then a final one) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -334,24 +283,71 @@ pub struct TrainArgs {
     pub dir: DataDirArg,
 }
 
+/// The axis settings given on the command line, one flag per axis of the YAML format
+/// (underscores become dashes), in axis order.
+#[derive(Debug, Clone, Default)]
+pub struct AxisArgs {
+    /// The axes given, with their values.
+    pub settings: Vec<(Axis, AxisValue)>,
+}
+
+impl FromArgMatches for AxisArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let settings = Axis::all()
+            .filter_map(|axis| {
+                matches
+                    .get_one::<AxisValue>(axis.name())
+                    .map(|v| (axis, v.clone()))
+            })
+            .collect();
+        Ok(Self { settings })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for AxisArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Axis::all().fold(cmd, |cmd, axis| cmd.arg(axis_arg(axis)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// The flag of one axis: its doc line, which optimizers read it, its default.
+fn axis_arg(axis: Axis) -> Arg {
+    let def = axis.def();
+    let help = if axis.is_hyper() {
+        let names: Vec<_> = axis.optimizers().iter().map(|k| k.name()).collect();
+        format!(
+            "{} (read by {}) [default: the optimizer's]",
+            def.doc,
+            names.join(", ")
+        )
+    } else if def.kind.names().is_empty() {
+        format!("{} [default: {}]", def.doc, axis.default_value())
+    } else {
+        let names = def.kind.names().join(", ");
+        format!("{}: {names} [default: {}]", def.doc, axis.default_value())
+    };
+    let arg = Arg::new(def.name)
+        .long(def.name.replace('_', "-"))
+        .help(help)
+        .value_parser(move |s: &str| axis.parse_value(s));
+    if def.kind == AxisKind::Bool {
+        arg.num_args(0..=1).default_missing_value("true")
+    } else {
+        arg
+    }
+}
+
 fn parse_dataset(s: &str) -> Result<DatasetName, String> {
     DatasetName::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_optimizer(s: &str) -> Result<OptimizerKind, String> {
-    OptimizerKind::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_init(s: &str) -> Result<Init, String> {
-    Init::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_norm(s: &str) -> Result<Norm, String> {
-    Norm::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_lr_schedule(s: &str) -> Result<LrSchedule, String> {
-    LrSchedule::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

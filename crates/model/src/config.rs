@@ -6,46 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
-
-/// Which optimizer updates the weights; semantics and defaults follow `torch.optim`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizerKind {
-    /// `torch.optim.SGD`, optionally with momentum / Nesterov.
-    Sgd,
-    /// `torch.optim.Adam` (L2 weight decay added to the gradient, not AdamW).
-    Adam,
-    /// `torch.optim.RMSprop`, optionally centered and with momentum.
-    Rmsprop,
-}
-
-impl OptimizerKind {
-    /// Every accepted name, for error messages and `--help`.
-    pub const NAMES: &'static [&'static str] = &["sgd", "adam", "rmsprop"];
-
-    /// The canonical lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sgd => "sgd",
-            Self::Adam => "adam",
-            Self::Rmsprop => "rmsprop",
-        }
-    }
-
-    /// Parses a name (case-insensitive; `rmsprop` also accepted as `rms_prop`).
-    pub fn parse(s: &str) -> Result<Self, ModelError> {
-        match s.to_ascii_lowercase().as_str() {
-            "sgd" => Ok(Self::Sgd),
-            "adam" => Ok(Self::Adam),
-            "rmsprop" | "rms_prop" => Ok(Self::Rmsprop),
-            _ => Err(ModelError::UnknownName {
-                what: "optimizer",
-                value: s.to_string(),
-                valid: Self::NAMES,
-            }),
-        }
-    }
-}
+pub use crate::optim::{OptimizerConfig, OptimizerKind};
 
 /// Weight initializer of every linear layer; biases always keep nn.Linear's U(±1/√fan_in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -187,46 +148,6 @@ impl LrSchedule {
     /// True for [`LrSchedule::Constant`] (which configuration files and hashes leave out).
     pub fn is_constant(&self) -> bool {
         *self == Self::Constant
-    }
-}
-
-/// Optimizer and its hyper-parameters; unset values take `torch.optim`'s defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OptimizerConfig {
-    /// Algorithm.
-    pub kind: OptimizerKind,
-    /// Learning rate (> 0).
-    pub lr: f64,
-    /// Momentum for SGD and RMSprop (0 = none).
-    pub momentum: f64,
-    /// L2 penalty added to the gradient, as torch's `weight_decay`.
-    pub weight_decay: f64,
-    /// Nesterov momentum (SGD only; needs momentum > 0).
-    pub nesterov: bool,
-    /// Adam's (β1, β2).
-    pub betas: (f64, f64),
-    /// RMSprop's smoothing constant α.
-    pub alpha: f64,
-    /// Term added to the denominator (Adam and RMSprop).
-    pub eps: f64,
-    /// Centered RMSprop (normalize by the estimated variance of the gradient).
-    pub centered: bool,
-}
-
-impl OptimizerConfig {
-    /// `kind` at learning rate `lr` with every other hyper-parameter at PyTorch's default.
-    pub fn new(kind: OptimizerKind, lr: f64) -> Self {
-        Self {
-            kind,
-            lr,
-            momentum: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-            betas: (0.9, 0.999),
-            alpha: 0.99,
-            eps: 1e-8,
-            centered: false,
-        }
     }
 }
 
@@ -380,39 +301,7 @@ impl RunConfig {
         if !(m.init_std > 0.0 && m.init_std.is_finite()) {
             return bad("init_std", m.init_std.to_string(), "a positive number");
         }
-        let o = &self.optimizer;
-        if !(o.lr > 0.0 && o.lr.is_finite()) {
-            return bad("lr", o.lr.to_string(), "a positive number");
-        }
-        if !(0.0..1.0).contains(&o.momentum) {
-            return bad("momentum", o.momentum.to_string(), "a number in [0, 1)");
-        }
-        if !(o.weight_decay >= 0.0 && o.weight_decay.is_finite()) {
-            return bad("weight_decay", o.weight_decay.to_string(), "a number >= 0");
-        }
-        if o.nesterov && (o.kind != OptimizerKind::Sgd || o.momentum == 0.0) {
-            return bad(
-                "nesterov",
-                "true".into(),
-                "nesterov only with optimizer sgd and momentum > 0",
-            );
-        }
-        if o.momentum > 0.0 && o.kind == OptimizerKind::Adam {
-            return bad(
-                "momentum",
-                o.momentum.to_string(),
-                "0 for adam (use betas instead)",
-            );
-        }
-        if !(0.0..1.0).contains(&o.betas.0) || !(0.0..1.0).contains(&o.betas.1) {
-            return bad("betas", format!("{:?}", o.betas), "two numbers in [0, 1)");
-        }
-        if !(0.0..1.0).contains(&o.alpha) {
-            return bad("alpha", o.alpha.to_string(), "a number in [0, 1)");
-        }
-        if !(o.eps > 0.0 && o.eps.is_finite()) {
-            return bad("eps", o.eps.to_string(), "a positive number");
-        }
+        self.optimizer.validate()?;
         let t = &self.train;
         if t.epochs == 0 {
             return bad("epochs", "0".into(), "at least 1 epoch");

@@ -15,6 +15,24 @@ pub enum ModelError {
         /// The accepted names.
         valid: &'static [&'static str],
     },
+    /// An optimizer name that is not in the registry.
+    #[error("unknown optimizer '{value}': expected one of {}", valid.join(", "))]
+    UnknownOptimizer {
+        /// What was given.
+        value: String,
+        /// The registered names.
+        valid: Vec<&'static str>,
+    },
+    /// A hyper-parameter set on an optimizer that does not read it.
+    #[error("{optimizer} has no hyper-parameter '{name}': its hyper-parameters are {}", valid.join(", "))]
+    NotAHyperParameter {
+        /// The optimizer.
+        optimizer: &'static str,
+        /// The hyper-parameter given.
+        name: String,
+        /// The ones it reads.
+        valid: Vec<&'static str>,
+    },
     /// A numeric or structural value outside its allowed range.
     #[error("invalid {field} '{value}': expected {expected}")]
     InvalidValue {

@@ -11,10 +11,10 @@ pub mod init;
 pub mod optim;
 pub mod train;
 
-pub use config::{
-    Init, LrSchedule, ModelConfig, Norm, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig,
-};
+pub use config::{Init, LrSchedule, ModelConfig, Norm, RunConfig, TrainConfig};
 pub use error::ModelError;
 pub use fcn::Fcn;
-pub use optim::Optimizer;
+pub use optim::{
+    Algorithm, Hyper, HyperValue, OptimizerConfig, OptimizerKind, Range, ReferenceOptimizer,
+};
 pub use train::{train, train_reference, EpochMetrics, NoObserver, RunObserver, RunResult};

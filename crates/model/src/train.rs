@@ -14,7 +14,7 @@ use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
 use crate::fused::{FlushDenormals, FusedFcn, FusedOptimizer};
-use crate::optim::Optimizer;
+use crate::optim::ReferenceOptimizer;
 
 /// Batch size of the evaluation passes (no graph is built, so larger is cheaper).
 const EVAL_BATCH: usize = 2048;
@@ -112,7 +112,7 @@ trait Engine {
 /// The candle reference: [`Fcn`] with autograd and the tensor optimizers of `optim.rs`.
 struct CandleEngine {
     net: Fcn,
-    opt: Optimizer,
+    opt: ReferenceOptimizer,
 }
 
 impl Engine for CandleEngine {
@@ -244,7 +244,7 @@ pub fn train_reference(
         10,
         &mut rng(seed, STREAM_INIT),
     )?;
-    let opt = Optimizer::new(&config.optimizer, net.parameters())?;
+    let opt = ReferenceOptimizer::new(&config.optimizer, net.parameters())?;
     run(CandleEngine { net, opt }, splits, config, seed, observer)
 }
 

@@ -7,17 +7,18 @@
 use std::fmt;
 
 use fcnsweep_data::DatasetName;
-use fcnsweep_model::{Init, LrSchedule, Norm, OptimizerKind};
 use serde::de::{
     self, DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Unexpected, Visitor,
 };
 use serde::Deserialize;
 
-use crate::axes::{Axis, AxisKind, AxisValue, AXES, TRAINING_AXES};
-use crate::spec::{check_value, Block, Distribution, RandomBlock, Settings, SweepSpec, MAX_TRIALS};
+use std::sync::OnceLock;
 
-/// Keys of the top level of a document.
-const TOP_KEYS: &[&str] = &[
+use crate::axes::{axis_names, training_axis_names, Axis, AxisKind, AxisValue};
+use crate::spec::{Block, Distribution, RandomBlock, Settings, SweepSpec, MAX_TRIALS};
+
+/// Keys of the top level of a document that are not training axes.
+const DOCUMENT_KEYS: &[&str] = &[
     "name",
     "description",
     "dataset",
@@ -25,16 +26,19 @@ const TOP_KEYS: &[&str] = &[
     "include_base",
     "base",
     "search",
-    "epochs",
-    "lr_schedule",
-    "lr_step_size",
-    "lr_gamma",
-    "batch_size",
-    "validation",
-    "train_subset",
-    "standardize",
-    "split_seed",
 ];
+
+/// Keys of the top level of a document: [`DOCUMENT_KEYS`] and the training axes.
+fn top_keys() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        DOCUMENT_KEYS
+            .iter()
+            .chain(training_axis_names())
+            .copied()
+            .collect()
+    })
+}
 
 /// Keys of one `search` block (exactly one of them).
 const BLOCK_KEYS: &[&str] = &["grid", "list", "random"];
@@ -99,7 +103,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         let mut training = Vec::new();
         let mut base = None;
         let mut blocks = None;
-        while let Some(key) = map.next_key_seed(KeySeed::new(TOP_KEYS, &seen))? {
+        while let Some(key) = map.next_key_seed(KeySeed::new(top_keys(), &seen))? {
             seen.push(key);
             match key {
                 "name" => name = Some(map.next_value_seed(NameSeed)?),
@@ -128,9 +132,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 }
 
-/// The axis of a key already checked against [`AXES`].
+/// The axis of a key already checked against the axis names.
 fn key_axis(key: &str) -> Axis {
-    Axis::parse(key).expect("keys checked against AXES are axis names")
+    Axis::named(key)
 }
 
 /// A mapping key that must be one of `valid` and not one of `seen`.
@@ -162,11 +166,11 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         let Some(key) = self.valid.iter().find(|k| **k == v) else {
-            if self.valid == TOP_KEYS && Axis::parse(v).is_some() {
+            if self.valid == top_keys() && Axis::parse(v).is_some() {
                 return Err(E::custom(format!(
                     "`{v}` is not a training setting, so it cannot be set at the top level: \
                      set it under `base` (top-level settings: {})",
-                    TRAINING_AXES.join(", ")
+                    training_axis_names().join(", ")
                 )));
             }
             return Err(E::unknown_field(v, self.valid));
@@ -355,7 +359,7 @@ where
 {
     let mut seen = Vec::new();
     let mut entries = Vec::new();
-    while let Some(key) = map.next_key_seed(KeySeed::new(AXES, &seen))? {
+    while let Some(key) = map.next_key_seed(KeySeed::new(axis_names(), &seen))? {
         seen.push(key);
         let axis = key_axis(key);
         entries.push((axis, value(axis, &mut map)?));
@@ -388,7 +392,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
 
 /// Checks `value` for `axis`, as a deserializer error.
 fn checked<E: de::Error>(axis: Axis, value: AxisValue) -> Result<AxisValue, E> {
-    check_value(axis, &value).map_err(E::custom)?;
+    axis.check_value(&value).map_err(E::custom)?;
     Ok(value)
 }
 
@@ -416,23 +420,12 @@ impl<'de> Visitor<'de> for NameVisitor {
     type Value = AxisValue;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = match self.0.kind() {
-            AxisKind::Optimizer => OptimizerKind::NAMES,
-            AxisKind::Init => Init::NAMES,
-            AxisKind::Schedule => LrSchedule::NAMES,
-            _ => Norm::NAMES,
-        };
+        let names = self.0.kind().names();
         write!(f, "a name for {}, one of {}", self.0, names.join(", "))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<AxisValue, E> {
-        let value = match self.0.kind() {
-            AxisKind::Optimizer => OptimizerKind::parse(v).map(AxisValue::Optimizer),
-            AxisKind::Init => Init::parse(v).map(AxisValue::Init),
-            AxisKind::Schedule => LrSchedule::parse(v).map(AxisValue::Schedule),
-            _ => Norm::parse(v).map(AxisValue::Norm),
-        };
-        value.map_err(E::custom)
+        self.0.kind().parse_name(v).map_err(E::custom)
     }
 }
 
@@ -848,7 +841,7 @@ impl<'de> DeserializeSeed<'de> for DistArgsSeed {
                     )));
                 }
                 for bound in [lo, hi] {
-                    check_value(axis, &AxisValue::Float(bound)).map_err(|e| {
+                    axis.check_value(&AxisValue::Float(bound)).map_err(|e| {
                         D::Error::custom(format!("range [{lo}, {hi}] for {axis}: {e}"))
                     })?;
                 }
@@ -866,8 +859,8 @@ impl<'de> DeserializeSeed<'de> for DistArgsSeed {
                     )));
                 }
                 for bound in [lo, hi] {
-                    int_value(axis, bound)
-                        .and_then(|v| check_value(axis, &v))
+                    axis.int_value(bound)
+                        .and_then(|v| axis.check_value(&v))
                         .map_err(|e| {
                             D::Error::custom(format!("range [{lo}, {hi}] for {axis}: {e}"))
                         })?;
@@ -878,16 +871,6 @@ impl<'de> DeserializeSeed<'de> for DistArgsSeed {
             _ => deserializer.deserialize_map(LayersDistVisitor)?,
         };
         Ok(dist)
-    }
-}
-
-/// The value of an integer axis for a sampled integer.
-pub(crate) fn int_value(axis: Axis, n: u64) -> Result<AxisValue, String> {
-    let count = || usize::try_from(n).map_err(|_| format!("{n} is too large for {axis}"));
-    match axis.kind() {
-        AxisKind::Seed => Ok(AxisValue::Seed(n)),
-        AxisKind::Subset => Ok(AxisValue::Subset(Some(count()?))),
-        _ => Ok(AxisValue::Count(count()?)),
     }
 }
 

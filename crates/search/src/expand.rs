@@ -11,11 +11,10 @@ use fcnsweep_model::{ModelError, RunConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::axes::{Axis, AxisValue};
-use crate::de::int_value;
+use crate::axes::{build_run, Axis, AxisValue};
 use crate::error::SpecError;
 use crate::identity::{canonical, config_hash};
-use crate::spec::{default_run, Block, Distribution, RandomBlock, SweepSpec};
+use crate::spec::{Block, Distribution, RandomBlock, SweepSpec};
 
 /// One distinct configuration of a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,12 +150,16 @@ impl<'a> Planner<'a> {
 
     /// Adds the configuration `source` makes with `assignments` on top of base.
     fn add(&mut self, source: &str, assignments: &[Assignment]) -> Result<(), SpecError> {
-        let mut run = default_run();
         let mut set_by: HashMap<Axis, &str> = HashMap::new();
         for a in self.shared.iter().chain(assignments) {
-            a.axis.set(&mut run, &a.value);
             set_by.insert(a.axis, &a.path);
         }
+        let run = build_run(
+            self.shared
+                .iter()
+                .chain(assignments)
+                .map(|a| (a.axis, &a.value)),
+        );
         let run = canonical(&run);
         if let Err(err) = run.validate() {
             let path = blame(&err, &set_by).unwrap_or(source).to_string();
@@ -206,11 +209,7 @@ fn blame<'p>(err: &ModelError, set_by: &HashMap<Axis, &'p str>) -> Option<&'p st
     let ModelError::InvalidValue { field, .. } = err else {
         return None;
     };
-    let axes = match *field {
-        "betas" => vec![Axis::Beta1, Axis::Beta2],
-        name => Axis::parse(name).into_iter().collect(),
-    };
-    axes.iter().rev().find_map(|axis| set_by.get(axis).copied())
+    Axis::parse(field).and_then(|axis| set_by.get(&axis).copied())
 }
 
 /// Every index combination of a grid with these value counts, first axis outermost.
@@ -257,9 +256,9 @@ fn sample(rng: &mut ChaCha8Rng, axis: Axis, dist: &Distribution) -> AxisValue {
             let x = rng.random_range(lo.ln()..=hi.ln()).exp();
             AxisValue::Float(round_in(x, *lo, *hi))
         }
-        Distribution::IntUniform { lo, hi } => {
-            int_value(axis, rng.random_range(*lo..=*hi)).expect("bounds checked when parsed")
-        }
+        Distribution::IntUniform { lo, hi } => axis
+            .int_value(rng.random_range(*lo..=*hi))
+            .expect("bounds checked when parsed"),
         Distribution::Choice(values) => values[rng.random_range(0..values.len())].clone(),
         Distribution::Layers { depth, width } => {
             let depth = rng.random_range(depth.0..=depth.1);
@@ -285,8 +284,8 @@ fn round_in(x: f64, lo: f64, hi: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::parse_spec;
-    use fcnsweep_model::{Init, Norm, OptimizerKind};
+    use crate::parse::parse_spec;
+    use fcnsweep_model::{HyperValue, Init, Norm, OptimizerKind};
 
     fn plan(yaml: &str) -> SweepPlan {
         let spec = parse_spec(yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}"));
@@ -303,7 +302,7 @@ mod tests {
         assert_eq!(p.configs.len(), 9);
         let first: Vec<_> = p.configs[..4]
             .iter()
-            .map(|c| (c.run.optimizer.kind, c.run.optimizer.lr))
+            .map(|c| (c.run.optimizer.kind(), c.run.optimizer.lr))
             .collect();
         assert_eq!(
             first,
@@ -347,7 +346,10 @@ mod tests {
         assert_eq!(p.configs[0].sources, ["base", "search[0].grid"]);
         assert!(p.configs[0].baseline);
         assert_eq!(p.configs[3].sources, ["search[0].grid", "search[1].list"]);
-        assert_eq!(p.configs[4].run.optimizer.momentum, 0.9);
+        assert_eq!(
+            p.configs[4].run.optimizer.get("momentum"),
+            Some(HyperValue::Float(0.9))
+        );
         let mut hashes: Vec<_> = p.configs.iter().map(|c| &c.hash).collect();
         hashes.dedup();
         assert_eq!(hashes.len(), 5);
@@ -361,8 +363,32 @@ mod tests {
         ));
         assert_eq!(p.configs.len(), 3);
         let adam = &p.configs[2];
-        assert_eq!(adam.run.optimizer.kind, OptimizerKind::Adam);
-        assert_eq!(adam.run.optimizer.momentum, 0.0);
+        assert_eq!(adam.run.optimizer.kind(), OptimizerKind::Adam);
+        assert_eq!(adam.run.optimizer.get("momentum"), None);
+    }
+
+    #[test]
+    fn each_optimizer_starts_from_its_own_defaults() {
+        // AdamW's weight decay defaults to 0.01, Adagrad's eps to 1e-10; a value set in base
+        // applies to every optimizer that reads it.
+        let p = plan(&format!(
+            "{HEAD}include_base: false\nsearch:\n  - grid:\n      optimizer: [adam, adamw, adagrad]\n  - list:\n      - {{optimizer: adamw, weight_decay: 0.0}}\n"
+        ));
+        let get = |i: usize, name: &str| p.configs[i].run.optimizer.get(name);
+        assert_eq!(get(0, "weight_decay"), Some(HyperValue::Float(0.0)));
+        assert_eq!(get(1, "weight_decay"), Some(HyperValue::Float(0.01)));
+        assert_eq!(get(2, "eps"), Some(HyperValue::Float(1e-10)));
+        assert_eq!(get(3, "weight_decay"), Some(HyperValue::Float(0.0)));
+        assert_eq!(p.configs.len(), 4, "adamw without decay is not adam");
+        let p = plan(&format!(
+            "{HEAD}base: {{weight_decay: 0.001}}\nsearch:\n  - grid:\n      optimizer: [adamw, adagrad]\n"
+        ));
+        for c in &p.configs {
+            assert_eq!(
+                c.run.optimizer.get("weight_decay"),
+                Some(HyperValue::Float(0.001))
+            );
+        }
     }
 
     const RANDOM: &str = "include_base: false\nsearch:\n  - random:\n      trials: 12\n      seed: SEED\n      params:\n        lr: {log_uniform: [1.0e-4, 0.1]}\n        dropout: {uniform: [0.0, 0.5]}\n        optimizer: {choice: [sgd, adam, rmsprop]}\n        epochs: {int_uniform: [5, 20]}\n        hidden: {layers: {depth: [1, 4], width: [32, 1024]}}\n";

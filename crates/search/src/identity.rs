@@ -3,81 +3,178 @@
 //! Two configurations that must train identically get the same hash, so a sweep never
 //! trains the same thing twice and results can be matched across sweeps and versions.
 
+use std::collections::BTreeMap;
+
 use fcnsweep_data::DatasetName;
-use fcnsweep_model::{
-    Init, LrSchedule, ModelConfig, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig,
-};
+use fcnsweep_model::config::{DEFAULT_LR_GAMMA, DEFAULT_LR_STEP_SIZE};
+use fcnsweep_model::{HyperValue, RunConfig};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// `run` with every hyper-parameter that cannot affect its result reset to the default.
-///
-/// SGD ignores β1/β2, α, eps and centered; Adam ignores momentum, nesterov, α and centered;
-/// RMSprop ignores nesterov and β1/β2; `init_std` only matters for the `normal` initializer;
-/// `lr_step_size` and `lr_gamma` only for the `step` schedule.
+use crate::axes::{Axis, AxisValue};
+
+/// `run` with every setting that cannot affect its result at its default: the axes that do
+/// not [apply](Axis::applies) (`init_std` unless `init: normal`, the step schedule's settings
+/// unless `lr_schedule: step`; hyper-parameters an optimizer does not read are not even held).
 /// Negative zeros become positive zeros so they serialize alike.
 pub fn canonical(run: &RunConfig) -> RunConfig {
     let mut run = run.clone();
-    let defaults = OptimizerConfig::new(run.optimizer.kind, run.optimizer.lr);
-    let o = &mut run.optimizer;
-    match o.kind {
-        OptimizerKind::Sgd => {
-            o.betas = defaults.betas;
-            o.alpha = defaults.alpha;
-            o.eps = defaults.eps;
-            o.centered = defaults.centered;
+    for axis in Axis::all() {
+        if !axis.applies(&run) {
+            axis.set(&mut run, &axis.default_value());
+        } else if let AxisValue::Float(v) = axis.get(&run) {
+            if v == 0.0 {
+                axis.set(&mut run, &AxisValue::Float(0.0));
+            }
         }
-        OptimizerKind::Adam => {
-            o.momentum = defaults.momentum;
-            o.nesterov = defaults.nesterov;
-            o.alpha = defaults.alpha;
-            o.centered = defaults.centered;
-        }
-        OptimizerKind::Rmsprop => {
-            o.nesterov = defaults.nesterov;
-            o.betas = defaults.betas;
-        }
-    }
-    for x in [
-        &mut o.lr,
-        &mut o.momentum,
-        &mut o.weight_decay,
-        &mut o.betas.0,
-        &mut o.betas.1,
-        &mut o.alpha,
-        &mut o.eps,
-        &mut run.model.dropout,
-        &mut run.model.init_std,
-    ] {
-        if *x == 0.0 {
-            *x = 0.0;
-        }
-    }
-    if run.model.init != Init::Normal {
-        run.model.init_std = ModelConfig::default().init_std;
-    }
-    if run.train.lr_schedule != LrSchedule::Step {
-        let defaults = TrainConfig::default();
-        run.train.lr_step_size = defaults.lr_step_size;
-        run.train.lr_gamma = defaults.lr_gamma;
     }
     run
 }
 
-/// What the hash covers; the field order here fixes the JSON and so the hash.
+/// What the hash covers. Its JSON layout is frozen: it is the serde layout `RunConfig` had
+/// when hashes were introduced, so every stored configuration keeps its hash. Change it only
+/// together with a migration of the stored hashes; the golden test pins it.
 #[derive(Serialize)]
 struct Identity<'a> {
     dataset: DatasetName,
-    run: &'a RunConfig,
+    run: RunIdentity<'a>,
 }
 
-/// SHA-256 (64 lower-case hex digits) of the canonical JSON of `dataset` and `canonical(run)`.
+#[derive(Serialize)]
+struct RunIdentity<'a> {
+    model: ModelIdentity<'a>,
+    optimizer: OptimizerIdentity,
+    train: TrainIdentity,
+}
+
+#[derive(Serialize)]
+struct ModelIdentity<'a> {
+    hidden: &'a [usize],
+    dropout: f64,
+    init: &'static str,
+    init_std: f64,
+    norm: &'static str,
+}
+
+/// Every hyper-parameter of the first three optimizers, always present (at its declared
+/// default where the optimizer does not read it), then the others an optimizer reads.
+#[derive(Serialize)]
+struct OptimizerIdentity {
+    kind: &'static str,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    betas: (f64, f64),
+    alpha: f64,
+    eps: f64,
+    centered: bool,
+    #[serde(flatten)]
+    more: BTreeMap<&'static str, HyperJson>,
+}
+
+/// A hyper-parameter value as JSON.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum HyperJson {
+    Float(f64),
+    Bool(bool),
+}
+
+/// The hyper-parameters with their own field in [`OptimizerIdentity`].
+const FIXED: &[&str] = &[
+    "momentum",
+    "weight_decay",
+    "nesterov",
+    "beta1",
+    "beta2",
+    "alpha",
+    "eps",
+    "centered",
+];
+
+#[derive(Serialize)]
+struct TrainIdentity {
+    epochs: usize,
+    batch_size: usize,
+    validation: usize,
+    train_subset: Option<usize>,
+    standardize: bool,
+    split_seed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lr_schedule: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lr_step_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lr_gamma: Option<f64>,
+}
+
+impl<'a> Identity<'a> {
+    /// The identity of `run`, which must be canonical.
+    fn of(dataset: DatasetName, run: &'a RunConfig) -> Self {
+        let (m, o, t) = (&run.model, &run.optimizer, &run.train);
+        let float = |name| match Axis::named(name).get(run) {
+            AxisValue::Float(v) => v,
+            other => unreachable!("{name} is a number, not {other}"),
+        };
+        let flag = |name| Axis::named(name).get(run) == AxisValue::Bool(true);
+        let more = o
+            .values()
+            .filter(|(h, _)| !FIXED.contains(&h.name))
+            .map(|(h, v)| {
+                let json = match v {
+                    HyperValue::Float(v) => HyperJson::Float(v),
+                    HyperValue::Bool(v) => HyperJson::Bool(v),
+                };
+                (h.name, json)
+            })
+            .collect();
+        Self {
+            dataset,
+            run: RunIdentity {
+                model: ModelIdentity {
+                    hidden: &m.hidden,
+                    dropout: m.dropout,
+                    init: m.init.name(),
+                    init_std: m.init_std,
+                    norm: m.norm.name(),
+                },
+                optimizer: OptimizerIdentity {
+                    kind: o.kind().name(),
+                    lr: o.lr,
+                    momentum: float("momentum"),
+                    weight_decay: float("weight_decay"),
+                    nesterov: flag("nesterov"),
+                    betas: (float("beta1"), float("beta2")),
+                    alpha: float("alpha"),
+                    eps: float("eps"),
+                    centered: flag("centered"),
+                    more,
+                },
+                train: TrainIdentity {
+                    epochs: t.epochs,
+                    batch_size: t.batch_size,
+                    validation: t.validation,
+                    train_subset: t.train_subset,
+                    standardize: t.standardize,
+                    split_seed: t.split_seed,
+                    lr_schedule: (!t.lr_schedule.is_constant()).then(|| t.lr_schedule.name()),
+                    lr_step_size: (t.lr_step_size != DEFAULT_LR_STEP_SIZE)
+                        .then_some(t.lr_step_size),
+                    lr_gamma: (t.lr_gamma != DEFAULT_LR_GAMMA).then_some(t.lr_gamma),
+                },
+            },
+        }
+    }
+}
+
+/// SHA-256 (64 lower-case hex digits) of the identity JSON of `dataset` and `canonical(run)`.
 ///
 /// The seed is not part of it: all seeds of a configuration share its hash.
 pub fn config_hash(dataset: DatasetName, run: &RunConfig) -> String {
     let run = canonical(run);
-    let json = serde_json::to_string(&Identity { dataset, run: &run })
-        .expect("a RunConfig always serializes to JSON");
+    let json = serde_json::to_string(&Identity::of(dataset, &run))
+        .expect("an identity always serializes to JSON");
     Sha256::digest(json.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -92,7 +189,9 @@ pub fn short_hash(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fcnsweep_model::Norm;
+    use fcnsweep_model::{
+        Init, LrSchedule, ModelConfig, Norm, OptimizerConfig, OptimizerKind, TrainConfig,
+    };
 
     fn sgd(lr: f64) -> RunConfig {
         RunConfig {
@@ -118,24 +217,10 @@ mod tests {
 
     #[test]
     fn ignored_settings_do_not_change_the_hash() {
-        let mut betas = sgd(0.1);
-        betas.optimizer.betas = (0.5, 0.9);
-        betas.optimizer.alpha = 0.5;
-        betas.model.init_std = 0.3; // init is default: std unused
-        assert_eq!(
-            config_hash(FASHION, &betas),
-            config_hash(FASHION, &sgd(0.1))
-        );
-
-        let mut adam = sgd(0.001);
-        adam.optimizer.kind = OptimizerKind::Adam;
-        let mut adam_momentum = adam.clone();
-        adam_momentum.optimizer.momentum = 0.9;
-        assert_eq!(
-            config_hash(FASHION, &adam),
-            config_hash(FASHION, &adam_momentum)
-        );
-        assert_eq!(canonical(&adam_momentum), adam);
+        let mut std = sgd(0.1);
+        std.model.init_std = 0.3; // init is default: std unused
+        assert_eq!(config_hash(FASHION, &std), config_hash(FASHION, &sgd(0.1)));
+        assert_eq!(canonical(&std), sgd(0.1));
     }
 
     #[test]
@@ -152,16 +237,34 @@ mod tests {
         batch.model.norm = Norm::Batch;
         assert_ne!(base, config_hash(FASHION, &batch));
         let mut rms = sgd(0.1);
-        rms.optimizer.kind = OptimizerKind::Rmsprop;
+        rms.optimizer = OptimizerConfig::new(OptimizerKind::Rmsprop, 0.1);
         let mut rms_alpha = rms.clone();
-        rms_alpha.optimizer.alpha = 0.9;
+        rms_alpha.optimizer = rms.optimizer.clone().with("alpha", 0.9);
         assert_ne!(config_hash(FASHION, &rms), config_hash(FASHION, &rms_alpha));
+        // Every optimizer has its own hashes, and AdamW without decay is not Adam.
+        let hashes: std::collections::BTreeSet<_> = OptimizerKind::ALL
+            .iter()
+            .map(|k| {
+                let mut run = sgd(0.1);
+                run.optimizer = OptimizerConfig::new(*k, 0.1);
+                config_hash(FASHION, &run)
+            })
+            .collect();
+        assert_eq!(hashes.len(), OptimizerKind::ALL.len());
+        let mut adagrad = sgd(0.01);
+        adagrad.optimizer = OptimizerConfig::new(OptimizerKind::Adagrad, 0.01);
+        let mut decayed = adagrad.clone();
+        decayed.optimizer = adagrad.optimizer.clone().with("lr_decay", 0.1);
+        assert_ne!(
+            config_hash(FASHION, &adagrad),
+            config_hash(FASHION, &decayed)
+        );
     }
 
     #[test]
     fn negative_zero_is_zero() {
         let mut neg = sgd(0.1);
-        neg.optimizer.weight_decay = -0.0;
+        neg.optimizer = neg.optimizer.with("weight_decay", -0.0);
         assert_eq!(config_hash(FASHION, &neg), config_hash(FASHION, &sgd(0.1)));
     }
 
@@ -176,7 +279,11 @@ mod tests {
             config_hash(FASHION, &run),
             "1d141347971dbec496dce29f93801d3a74023db7769c368b628063e133c31b10"
         );
-        assert_eq!(serde_json::to_string(&run).unwrap(), stored);
+        let identity = serde_json::to_string(&Identity::of(FASHION, &canonical(&run))).unwrap();
+        assert_eq!(
+            identity,
+            format!(r#"{{"dataset":"fashion-mnist","run":{stored}}}"#)
+        );
     }
 
     #[test]

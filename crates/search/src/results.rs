@@ -114,10 +114,10 @@ impl SortKey {
             "test" | "test_acc" => Ok(Self::Test),
             "val" | "val_acc" => Ok(Self::Val),
             "order" | "spec" => Ok(Self::Order),
-            axis if crate::axes::AXES.contains(&axis) => Ok(Self::Axis(axis.to_string())),
+            axis if crate::axes::axis_names().contains(&axis) => Ok(Self::Axis(axis.to_string())),
             other => Err(format!(
                 "unknown sort key '{other}': expected test, val, order or an axis ({})",
-                crate::axes::AXES.join(", ")
+                crate::axes::axis_names().join(", ")
             )),
         }
     }
@@ -629,9 +629,9 @@ mod tests {
     fn overlays_split_grids_by_outer_axes_and_add_the_baseline_to_lists() {
         let mut s = sweep();
         let mut adam = run(0.1);
-        adam.optimizer.kind = OptimizerKind::Adam;
+        adam.optimizer = OptimizerConfig::new(OptimizerKind::Adam, adam.optimizer.lr);
         let mut adam2 = run(0.01);
-        adam2.optimizer.kind = OptimizerKind::Adam;
+        adam2.optimizer = OptimizerConfig::new(OptimizerKind::Adam, adam2.optimizer.lr);
         let mut drop = run(0.1);
         drop.model.dropout = 0.5;
         for (hash, run, src) in [

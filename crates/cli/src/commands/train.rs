@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use fcnsweep_data::{resolve_data_dir, Dataset, SplitOptions, Splits};
-use fcnsweep_model::{
-    EpochMetrics, ModelConfig, ModelError, OptimizerConfig, RunConfig, RunObserver, TrainConfig,
-};
+use fcnsweep_model::{EpochMetrics, ModelError, RunObserver};
+use fcnsweep_search::axes::{build_run, layers_name};
 use serde_json::json;
 
 use crate::cli::TrainArgs;
@@ -44,50 +43,37 @@ impl RunObserver for Printer {
 
 /// Trains one network and prints its metrics.
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let mut optimizer = OptimizerConfig::new(args.optimizer, args.lr);
-    optimizer.momentum = args.momentum;
-    optimizer.weight_decay = args.weight_decay;
-    let config = RunConfig {
-        model: ModelConfig {
-            hidden: args.hidden.clone(),
-            dropout: args.dropout,
-            init: args.init,
-            init_std: args.init_std,
-            norm: args.norm,
-        },
-        optimizer,
-        train: TrainConfig {
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-            validation: args.validation,
-            train_subset: args.train_subset,
-            standardize: args.standardize,
-            split_seed: args.split_seed,
-            lr_schedule: args.lr_schedule,
-            lr_step_size: args.lr_step_size,
-            lr_gamma: args.lr_gamma,
-        },
-    };
+    let config = build_run(args.axes.settings.iter().map(|(a, v)| (*a, v)));
+    for (axis, value) in &args.axes.settings {
+        if axis.is_hyper() && !axis.applies(&config) {
+            let valid: Vec<_> = config.optimizer.values().map(|(h, _)| h.name).collect();
+            anyhow::bail!(
+                "--{} {value}: {} has no hyper-parameter {axis} (its hyper-parameters: {})",
+                axis.name().replace('_', "-"),
+                config.optimizer.kind(),
+                valid.join(", ")
+            );
+        }
+    }
     config.validate()?;
     let data_dir = resolve_data_dir(args.dir.data_dir.as_deref());
     let dataset = Dataset::load(&data_dir, args.dataset)?;
     let splits = Splits::new(
         dataset,
         &SplitOptions {
-            validation: args.validation,
-            split_seed: args.split_seed,
-            train_subset: args.train_subset,
-            standardize: args.standardize,
+            validation: config.train.validation,
+            split_seed: config.train.split_seed,
+            train_subset: config.train.train_subset,
+            standardize: config.train.standardize,
         },
     )?;
     if !args.json {
-        let hidden: Vec<String> = args.hidden.iter().map(|w| w.to_string()).collect();
         println!(
             "{}: 784-{}-10, {} lr {}, {} train / {} validation, seed {}",
             args.dataset,
-            hidden.join("-"),
-            args.optimizer.name(),
-            args.lr,
+            layers_name(&config.model.hidden),
+            config.optimizer.kind(),
+            config.optimizer.lr,
             splits.train_len(),
             splits.val_len(),
             args.seed

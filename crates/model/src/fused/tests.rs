@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::*;
 use crate::config::{Init, LrSchedule, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
 use crate::fcn::{loss_and_correct, Fcn, Mode};
-use crate::optim::Optimizer;
+use crate::optim::ReferenceOptimizer;
 use crate::train::{train, train_reference, NoObserver, RunResult};
 
 fn model(hidden: &[usize], dropout: f64, norm: Norm) -> ModelConfig {
@@ -202,48 +202,44 @@ fn other_initializers_draw_the_same_weights() {
 }
 
 fn optimizer_variants() -> Vec<OptimizerConfig> {
+    use OptimizerKind::{Adagrad, Adam, AdamW, Rmsprop, Sgd};
     let c = OptimizerConfig::new;
-    let mut v = vec![c(OptimizerKind::Sgd, 0.1)];
-    let mut s = c(OptimizerKind::Sgd, 0.05);
-    s.momentum = 0.9;
-    v.push(s.clone());
-    s.nesterov = true;
-    s.weight_decay = 1e-3;
-    v.push(s);
-    let mut s = c(OptimizerKind::Sgd, 0.1);
-    s.weight_decay = 0.01;
-    v.push(s);
-    v.push(c(OptimizerKind::Adam, 0.01));
-    let mut a = c(OptimizerKind::Adam, 0.01);
-    a.weight_decay = 0.1;
-    a.betas = (0.8, 0.99);
-    a.eps = 1e-3;
-    v.push(a);
-    let mut a = c(OptimizerKind::Adam, 0.01);
-    a.betas = (0.3, 0.9); // lerp's other branch
-    v.push(a);
-    v.push(c(OptimizerKind::Rmsprop, 0.01));
-    let mut r = c(OptimizerKind::Rmsprop, 0.01);
-    r.alpha = 0.9;
-    r.eps = 0.1;
-    v.push(r);
-    let mut r = c(OptimizerKind::Rmsprop, 0.01);
-    r.momentum = 0.9;
-    v.push(r);
-    let mut r = c(OptimizerKind::Rmsprop, 0.01);
-    r.centered = true;
-    v.push(r);
-    let mut r = c(OptimizerKind::Rmsprop, 0.01);
-    r.centered = true;
-    r.momentum = 0.5;
-    r.weight_decay = 0.1;
-    r.alpha = 0.3;
-    v.push(r);
-    v
+    vec![
+        c(Sgd, 0.1),
+        c(Sgd, 0.05).with("momentum", 0.9),
+        c(Sgd, 0.05)
+            .with("momentum", 0.9)
+            .with("nesterov", true)
+            .with("weight_decay", 1e-3),
+        c(Sgd, 0.1).with("weight_decay", 0.01),
+        c(Adam, 0.01),
+        c(Adam, 0.01)
+            .with("weight_decay", 0.1)
+            .with("beta1", 0.8)
+            .with("beta2", 0.99)
+            .with("eps", 1e-3),
+        c(Adam, 0.01).with("beta1", 0.3).with("beta2", 0.9), // lerp's other branch
+        c(AdamW, 0.01),
+        c(AdamW, 0.01).with("weight_decay", 0.3).with("beta1", 0.3),
+        c(Rmsprop, 0.01),
+        c(Rmsprop, 0.01).with("alpha", 0.9).with("eps", 0.1),
+        c(Rmsprop, 0.01).with("momentum", 0.9),
+        c(Rmsprop, 0.01).with("centered", true),
+        c(Rmsprop, 0.01)
+            .with("centered", true)
+            .with("momentum", 0.5)
+            .with("weight_decay", 0.1)
+            .with("alpha", 0.3),
+        c(Adagrad, 0.05),
+        c(Adagrad, 0.05)
+            .with("lr_decay", 0.2)
+            .with("weight_decay", 0.01)
+            .with("initial_accumulator_value", 0.1),
+    ]
 }
 
 #[test]
-fn optimizers_match_optim_rs() {
+fn optimizers_match_the_reference() {
     let sizes = [12usize, 5, 1, 30];
     for config in optimizer_variants() {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
@@ -255,7 +251,7 @@ fn optimizers_match_optim_rs() {
             .iter()
             .map(|v| Var::from_slice(v, v.len(), &Device::Cpu).unwrap())
             .collect();
-        let mut reference = Optimizer::new(&config, vars.clone()).unwrap();
+        let mut reference = ReferenceOptimizer::new(&config, vars.clone()).unwrap();
         let mut fused = FusedOptimizer::new(&config, &sizes);
         let mut flat: Vec<f32> = init.concat();
         assert_eq!(fused.len(), flat.len());
@@ -374,14 +370,15 @@ fn assert_runs_agree(a: &RunResult, b: &RunResult, what: &str, acc_tol: f64) {
 #[test]
 fn train_matches_train_reference() {
     let splits = synthetic_splits();
-    let mut adam = OptimizerConfig::new(OptimizerKind::Adam, 0.002);
-    adam.weight_decay = 1e-4;
-    let mut rms = OptimizerConfig::new(OptimizerKind::Rmsprop, 0.001);
-    rms.centered = true;
-    rms.momentum = 0.5;
-    let mut sgd = OptimizerConfig::new(OptimizerKind::Sgd, 0.05);
-    sgd.momentum = 0.9;
-    sgd.nesterov = true;
+    let adam = OptimizerConfig::new(OptimizerKind::Adam, 0.002).with("weight_decay", 1e-4);
+    let rms = OptimizerConfig::new(OptimizerKind::Rmsprop, 0.001)
+        .with("centered", true)
+        .with("momentum", 0.5);
+    let sgd = OptimizerConfig::new(OptimizerKind::Sgd, 0.05)
+        .with("momentum", 0.9)
+        .with("nesterov", true);
+    let adamw = OptimizerConfig::new(OptimizerKind::AdamW, 0.002);
+    let adagrad = OptimizerConfig::new(OptimizerKind::Adagrad, 0.02).with("lr_decay", 0.01);
     let cases = [
         (
             model(&[64, 32], 0.0, Norm::None),
@@ -391,6 +388,8 @@ fn train_matches_train_reference() {
         (model(&[48, 24], 0.3, Norm::Batch), adam, 32),
         (model(&[40], 0.2, Norm::None), rms, 50),
         (model(&[32, 16, 16], 0.0, Norm::Batch), sgd, 64),
+        (model(&[40, 20], 0.1, Norm::Batch), adamw, 32),
+        (model(&[40], 0.0, Norm::None), adagrad, 50),
     ];
     for (m, o, batch) in cases {
         let config = run_config(m, o, batch);
@@ -434,7 +433,7 @@ fn batch_norm_running_stats_and_eval_match_candle() {
     let cfg = model(&[24, 12], 0.2, Norm::Batch);
     let opt = OptimizerConfig::new(OptimizerKind::Sgd, 0.1);
     let mut reference = Fcn::new(&cfg, inputs, classes, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
-    let mut ref_opt = Optimizer::new(&opt, reference.parameters()).unwrap();
+    let mut ref_opt = ReferenceOptimizer::new(&opt, reference.parameters()).unwrap();
     let mut fused =
         FusedFcn::new(&cfg, inputs, classes, n, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
     let mut fused_opt = FusedOptimizer::new(&opt, &fused.parameter_sizes());
@@ -502,8 +501,7 @@ fn rejects_bad_batches() {
 #[test]
 fn train_step_matches_train_batch_and_apply() {
     let (inputs, classes, n) = (30, 6, 16);
-    let mut momentum = OptimizerConfig::new(OptimizerKind::Sgd, 0.1);
-    momentum.momentum = 0.9;
+    let momentum = OptimizerConfig::new(OptimizerKind::Sgd, 0.1).with("momentum", 0.9);
     for (norm, dropout) in [(Norm::None, 0.0), (Norm::Batch, 0.2)] {
         let cfg = model(&[24, 12], dropout, norm);
         // Plain SGD (fused into the gradient products) and an optimizer on stored gradients.

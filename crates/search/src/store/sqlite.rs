@@ -18,13 +18,13 @@ use super::{
     StatusCounts, Store, StoreError, StoredConfig, SweepListing, SweepRecord, TrialId,
     TrialOutcome, TrialRecord, TrialStatus, Worker,
 };
-use crate::axes::axis_values;
+use crate::axes::{axis_values, Axis};
 use crate::expand::SweepPlan;
 
 /// Where results go unless `--db` or `FCNSWEEP_DB` say otherwise.
 pub const DEFAULT_DB: &str = "db/fcnsweep.sqlite";
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
 /// How long a writer waits for another process's lock before giving up.
@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 
 /// Unix time in seconds.
@@ -280,6 +281,7 @@ impl SqliteStore {
             tracing::info!(from, to = from + 1, "migrating database schema");
             tx.execute_batch(sql).map_err(err)?;
         }
+        add_axis_columns(&tx).map_err(err)?;
         if version < SCHEMA_VERSION {
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(err)?;
@@ -324,6 +326,31 @@ fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
         path: path.into(),
         source: e,
     }
+}
+
+/// Adds a `configs` column for every axis the table lacks (an optimizer's new
+/// hyper-parameters), `NOT NULL` with the axis default, which is what every configuration
+/// stored before had: no earlier optimizer read it.
+fn add_axis_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let existing: BTreeSet<String> = tx
+        .prepare("SELECT name FROM pragma_table_info('configs')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for axis in Axis::all().filter(|a| !existing.contains(a.name())) {
+        let (sql_type, default) = match to_sql(axis.default_value().to_json()) {
+            rusqlite::types::Value::Integer(i) => ("INTEGER", i.to_string()),
+            rusqlite::types::Value::Real(r) => ("REAL", format!("{r:e}")),
+            rusqlite::types::Value::Text(t) => ("TEXT", format!("'{}'", t.replace('\'', "''"))),
+            _ => ("", "NULL".to_string()),
+        };
+        let not_null = if default == "NULL" { "" } else { " NOT NULL" };
+        tracing::info!(column = axis.name(), "adding a configs column");
+        tx.execute_batch(&format!(
+            "ALTER TABLE configs ADD COLUMN {} {sql_type}{not_null} DEFAULT {default}",
+            axis.name()
+        ))?;
+    }
+    Ok(())
 }
 
 fn to_sql(v: serde_json::Value) -> rusqlite::types::Value {
@@ -1159,8 +1186,45 @@ mod tests {
             .map(String::from)
             .collect();
         assert!(columns.iter().any(|c| c == "lr_schedule"), "{columns:?}");
+        // Version 4 adds Adagrad's columns, filled with the defaults.
+        let adagrad: (f64, f64) = store
+            .conn
+            .query_row(
+                "SELECT lr_decay, initial_accumulator_value FROM configs WHERE hash = 'abc'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(adagrad, (0.0, 0.0));
         drop(store);
         // Opening again applies nothing twice.
         SqliteStore::open(&path).unwrap();
+    }
+
+    #[test]
+    fn every_axis_has_a_column_and_old_params_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        version_2_database(&path);
+        // Schema 1-3 stored every optimizer field; this Adam configuration must read back.
+        let old = r#"{"model":{"hidden":[500,50],"dropout":0.0,"init":"default","init_std":0.1,"norm":"none"},"optimizer":{"kind":"adam","lr":0.001,"momentum":0.0,"weight_decay":0.0,"nesterov":false,"betas":[0.9,0.99],"alpha":0.99,"eps":1e-8,"centered":false},"train":{"epochs":15,"batch_size":100,"validation":10000,"train_subset":null,"standardize":false,"split_seed":0}}"#;
+        let run = run_config(&path, old).unwrap();
+        assert_eq!(run.optimizer.kind(), fcnsweep_model::OptimizerKind::Adam);
+        assert_eq!(
+            run.optimizer.get("beta2"),
+            Some(fcnsweep_model::HyperValue::Float(0.99))
+        );
+        let store = SqliteStore::open(&path).unwrap();
+        let columns: BTreeSet<String> = store
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('configs')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for axis in Axis::all() {
+            assert!(columns.contains(axis.name()), "no column {axis}");
+        }
     }
 }

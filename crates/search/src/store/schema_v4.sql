@@ -1,0 +1,13 @@
+-- fcnsweep database, schema version 4: the optimizer registry (AdamW, Adagrad).
+--
+-- `configs.params` now holds, for the optimizer, only the hyper-parameters it reads
+-- (`{"kind":"adamw","lr":0.001,"beta1":0.9,...}`); versions 1-3 stored every optimizer's
+-- fields. This build reads both layouts; builds for version 3 cannot read the new one, which
+-- is why the version changes.
+--
+-- The configs table keeps one column per axis. Columns of axes that a build knows and the
+-- database lacks (here `lr_decay` and `initial_accumulator_value`, Adagrad's) are added when
+-- the database is opened for writing, filled with the axis default, by the code that lists
+-- the axes (`SqliteStore::add_axis_columns`): an optimizer added later brings its columns
+-- without a migration of its own.
+SELECT 1;
