@@ -316,6 +316,98 @@ fn results_formats_and_config_summary_match_the_trials() {
     let best = common::run(dir.path(), &["results", "best", "e2e-res", "--db", s(&db)]).ok();
     assert!(best.stdout.contains("config_hash"), "{best}");
 
+    // Another framework's runs of the same configurations: imported, then compared.
+    let jsonl = dir.path().join("torch.jsonl");
+    let theirs = |i: usize, seed: usize| 0.5 + 0.01 * i as f64 + 0.003 * seed as f64;
+    let mut lines = String::new();
+    for (i, h) in hashes.iter().enumerate() {
+        for seed in 0..3 {
+            lines.push_str(&format!(
+                "{{\"config_hash\":\"{h}\",\"seed\":{seed},\"test_acc\":{},\"framework\":\"torch test\"}}\n",
+                theirs(i, seed)
+            ));
+        }
+    }
+    let foreign = format!(
+        "{lines}{{\"config_hash\":\"{}\",\"seed\":0,\"test_acc\":0.5}}\n",
+        "ab".repeat(32)
+    );
+    fs::write(&jsonl, &foreign).unwrap();
+    let import = [
+        "results",
+        "import",
+        s(&jsonl),
+        "--as",
+        "torch",
+        "--db",
+        s(&db),
+    ];
+    common::run(dir.path(), &import)
+        .code(1)
+        .stderr_has(&["configuration abababab", "is not in this database"]);
+    let compare = [
+        "results",
+        "compare",
+        "e2e-res",
+        "--with",
+        "torch",
+        "--db",
+        s(&db),
+        "--format",
+        "json",
+    ];
+    // The refused import wrote nothing.
+    common::run(dir.path(), &compare)
+        .code(1)
+        .stderr_has(&["no imported runs named 'torch'"]);
+    fs::write(&jsonl, &lines).unwrap();
+    for _ in 0..2 {
+        // Importing twice replaces the runs rather than adding them.
+        common::run(dir.path(), &import).ok().stdout_has(&[&format!(
+            "imported {} runs of {SMALL_CONFIGS} configurations as 'torch'",
+            3 * SMALL_CONFIGS
+        )]);
+    }
+    let out = common::run(dir.path(), &compare).ok();
+    let rows: Value = serde_json::from_str(&out.stdout).expect("compare JSON");
+    let rows = rows.as_array().expect("a JSON array");
+    assert_eq!(rows.len(), SMALL_CONFIGS, "{out}");
+    for r in rows {
+        let hash = r["config_hash"].as_str().unwrap();
+        let i = hashes.iter().position(|h| h == hash).unwrap();
+        let ours = mean_sd(&by_config[hash].0).0;
+        let other = mean_sd(&(0..3).map(|s| theirs(i, s)).collect::<Vec<_>>()).0;
+        assert_eq!(
+            (r["n"].as_u64(), r["other_n"].as_u64()),
+            (Some(2), Some(3)),
+            "{r}"
+        );
+        assert!(
+            close(r["other_test_acc_mean"].as_f64().unwrap(), other),
+            "{r}"
+        );
+        assert!(close(r["diff"].as_f64().unwrap(), ours - other), "{r}");
+        let p = r["p_welch"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0, "{r}");
+    }
+    let table = common::run(
+        dir.path(),
+        &[
+            "results",
+            "compare",
+            "e2e-res",
+            "--with",
+            "torch",
+            "--db",
+            s(&db),
+        ],
+    )
+    .ok();
+    assert!(
+        table.stdout.contains("p_welch") && table.stdout.contains("torch"),
+        "{table}"
+    );
+
     // The config_summary view agrees with the statistics computed here (sample SD). Checked
     // last: the view needs SQLite's sqrt(), which not every SQLite build has.
     let conn = open_ro(&db).unwrap();

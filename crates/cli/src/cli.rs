@@ -218,6 +218,30 @@ pub enum ResultsCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Store another framework's runs of a sweep's configurations (JSON lines, as the PyTorch
+    /// reference script writes them) under a name, for `results compare`.
+    Import {
+        /// The JSON-lines file: one object per run with config_hash, seed, test_acc, ...
+        file: PathBuf,
+        /// The name to store them under (an existing name is updated).
+        #[arg(long = "as", value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The sweep's test accuracy beside imported runs of the same configurations, with the
+    /// difference and Welch's p-value per configuration.
+    Compare {
+        /// Sweep name.
+        name: String,
+        /// The imported runs (the name given to `results import --as`).
+        #[arg(long = "with", value_name = "NAME")]
+        other: String,
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Per-epoch mean ± SD across seeds of one configuration.
     Epochs {
         /// Sweep name.

@@ -9,6 +9,7 @@ pub mod benchmark;
 mod de;
 pub mod error;
 pub mod expand;
+pub mod external;
 pub mod identity;
 pub mod parse;
 pub mod results;

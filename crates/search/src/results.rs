@@ -153,7 +153,8 @@ pub fn sort(rows: &mut [ConfigResult], key: &SortKey) {
     }
 }
 
-fn mean_sd(s: Option<&Summary>, pretty: bool, out: &mut Vec<Cell>) {
+/// `mean ± SD` as one cell (pretty formats) or two numbers (machine formats).
+pub(crate) fn mean_sd(s: Option<&Summary>, pretty: bool, out: &mut Vec<Cell>) {
     if pretty {
         out.push(match s {
             Some(s) => Cell {
@@ -237,7 +238,7 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
             cells.push(Cell::json(v.unwrap_or(Value::Null)));
         }
         cells.push(Cell::int(r.test.as_ref().map_or(0, |s| s.n)));
-        let ci = r.test.as_ref().and_then(|s| s.ci95());
+        let ci = r.test.as_ref().and_then(|s| s.ci95_within(0.0, 1.0));
         mean_sd(r.test.as_ref(), pretty, &mut cells);
         if pretty {
             cells.push(match ci {
@@ -262,13 +263,7 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
                 None if r.baseline => Cell::text("base"),
                 None => Cell::num(None, 4),
             });
-            cells.push(match w {
-                Some(w) if w.p < 1e-4 => Cell {
-                    text: format!("{:.1e}", w.p),
-                    value: Value::from(w.p),
-                },
-                _ => Cell::num(w.map(|w| w.p), 4),
-            });
+            cells.push(p_cell(w));
             cells.push(Cell::int(r.diverged));
         } else {
             cells.push(Cell::num(w.map(|w| w.diff), 6));
@@ -282,6 +277,17 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
         table.rows.push(cells);
     }
     table
+}
+
+/// A Welch p-value for tables: 4 decimals, or scientific notation below 1e-4.
+pub(crate) fn p_cell(w: Option<&WelchTest>) -> Cell {
+    match w {
+        Some(w) if w.p < 1e-4 => Cell {
+            text: format!("{:.1e}", w.p),
+            value: Value::from(w.p),
+        },
+        _ => Cell::num(w.map(|w| w.p), 4),
+    }
 }
 
 /// Appends classical baselines to a `results show` table, filling the columns they have

@@ -1,6 +1,10 @@
 //! `fcnsweep results show|best|trials|epochs`.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use fcnsweep_search::external::{compare, compare_table, parse_jsonl};
 
 use fcnsweep_search::results::{
     append_baselines, config_table, epoch_summaries, epochs_table, resolve_config, sort, summarize,
@@ -92,6 +96,48 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
                 .filter(|t| hash.as_ref().is_none_or(|h| &t.config_hash == h))
                 .collect();
             print!("{}", trials_table(&selected).render(format.format));
+        }
+        ResultsCommand::Import { file, name, db } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let trials = parse_jsonl(&text, &file.display().to_string())?;
+            let path = SqliteStore::resolve_path(db.db.as_deref());
+            let mut store = SqliteStore::open_existing_for_writing(&path)?;
+            let n = store.import_external(&name, &trials)?;
+            let configs: BTreeSet<&str> = trials.iter().map(|t| t.config_hash.as_str()).collect();
+            println!(
+                "imported {n} runs of {} configurations as '{name}' into {}",
+                configs.len(),
+                path.display()
+            );
+        }
+        ResultsCommand::Compare {
+            name,
+            other,
+            format,
+            db,
+        } => {
+            let mut store = open(&db)?;
+            let sweep = store.sweep(&name)?;
+            let external = store.external_trials(&other)?;
+            if external.is_empty() {
+                let known = store.external_sources()?;
+                anyhow::bail!(
+                    "no imported runs named '{other}' in {} (imported: {}); add them with `fcnsweep results import FILE --as {other}`",
+                    store.path().display(),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                );
+            }
+            let trials = store.trials(sweep.id)?;
+            let rows = compare(&sweep, &trials, &external);
+            if rows.is_empty() {
+                anyhow::bail!("'{other}' has no runs of sweep '{name}''s configurations");
+            }
+            let f = format.format;
+            print!("{}", compare_table(&sweep, &rows, &other, f).render(f));
+            if f == Format::Table {
+                println!("diff: mean test accuracy of {name} minus {other}; p_welch: Welch's two-sided p-value");
+            }
         }
         ResultsCommand::Epochs {
             name,

@@ -78,6 +78,16 @@ pub enum StoreError {
         /// Sweep name.
         sweep: String,
     },
+    /// Imported results name a configuration the database does not hold.
+    #[error("{}: configuration {hash} of the imported results '{source_name}' is not in this database (import results of configurations read from the same database)", path.display())]
+    UnknownConfig {
+        /// The database.
+        path: PathBuf,
+        /// The configuration hash given.
+        hash: String,
+        /// The name the results were imported under.
+        source_name: String,
+    },
     /// The worker no longer owns the trial (it was reclaimed as abandoned).
     #[error("trial {0} is no longer claimed by this worker")]
     LostClaim(i64),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fcnsweep_data::DatasetName;
 use fcnsweep_model::{EpochMetrics, RunConfig, RunResult};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use error::StoreError;
 pub use sqlite::{SqliteStore, DEFAULT_DB, SCHEMA_VERSION};
@@ -294,6 +294,39 @@ pub struct BaselineRecord {
     pub seconds: f64,
     /// Validation accuracy per candidate `k`.
     pub val_curve: Vec<(usize, f64)>,
+}
+
+/// One run of a configuration by another framework (the PyTorch reference script), imported
+/// to be compared with the sweep's own trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalTrial {
+    /// What produced it, e.g. `torch 2.5.1`.
+    #[serde(default)]
+    pub framework: Option<String>,
+    /// The configuration it ran, by fcnsweep's hash.
+    pub config_hash: String,
+    /// Its seed (the other framework's own seeding).
+    pub seed: u64,
+    /// Test accuracy.
+    pub test_acc: f64,
+    /// Test loss.
+    #[serde(default)]
+    pub test_loss: Option<f64>,
+    /// Training loss of the last epoch.
+    #[serde(default)]
+    pub final_train_loss: Option<f64>,
+    /// Validation loss after the last epoch.
+    #[serde(default)]
+    pub final_val_loss: Option<f64>,
+    /// Validation accuracy after the last epoch.
+    #[serde(default)]
+    pub final_val_acc: Option<f64>,
+    /// Wall time of the run.
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    /// Per-epoch metrics as the other framework reported them (kept as given).
+    #[serde(default)]
+    pub epochs: Vec<serde_json::Value>,
 }
 
 /// A stored epoch of one trial.

@@ -14,8 +14,8 @@ use rusqlite::{
 use sha2::{Digest, Sha256};
 
 use super::{
-    BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, RegisterOptions, Registered,
-    StatusCounts, Store, StoreError, StoredConfig, SweepListing, SweepRecord, TrialId,
+    BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial, RegisterOptions,
+    Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing, SweepRecord, TrialId,
     TrialOutcome, TrialRecord, TrialStatus, Worker,
 };
 use crate::axes::{axis_values, Axis};
@@ -24,7 +24,7 @@ use crate::expand::SweepPlan;
 /// Where results go unless `--db` or `FCNSWEEP_DB` say otherwise.
 pub const DEFAULT_DB: &str = "db/fcnsweep.sqlite";
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
 /// How long a writer waits for another process's lock before giving up.
@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
+    include_str!("schema_v5.sql"),
 ];
 
 /// Unix time in seconds.
@@ -1117,6 +1118,129 @@ impl SqliteStore {
                 Ok(b)
             })
             .collect()
+    }
+}
+
+impl SqliteStore {
+    /// Stores results of another framework under `source`, replacing earlier rows of the
+    /// same (source, configuration, seed), in one transaction: an import is all or nothing
+    /// and can be repeated. Every configuration must already be in the database.
+    pub fn import_external(
+        &mut self,
+        source: &str,
+        trials: &[ExternalTrial],
+    ) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        for t in trials {
+            let known: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM configs WHERE hash = ?1)",
+                    [&t.config_hash],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            if !known {
+                return Err(StoreError::UnknownConfig {
+                    path: path.clone(),
+                    hash: t.config_hash.clone(),
+                    source_name: source.to_string(),
+                });
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO external_trials
+                 (source, framework, config_hash, seed, test_acc, test_loss, final_train_loss,
+                  final_val_loss, final_val_acc, seconds, epochs, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    source,
+                    t.framework,
+                    t.config_hash,
+                    t.seed as i64,
+                    t.test_acc,
+                    t.test_loss,
+                    t.final_train_loss,
+                    t.final_val_loss,
+                    t.final_val_acc,
+                    t.seconds,
+                    serde_json::to_string(&t.epochs).expect("epochs serialize"),
+                    now()
+                ],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(trials.len())
+    }
+
+    /// The imported results of `source` (empty when there are none), by configuration and
+    /// seed.
+    pub fn external_trials(&self, source: &str) -> Result<Vec<ExternalTrial>, StoreError> {
+        if !self.has_external_trials()? {
+            return Ok(Vec::new());
+        }
+        let path = self.path.clone();
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT framework, config_hash, seed, test_acc, test_loss, final_train_loss,
+                        final_val_loss, final_val_acc, seconds, epochs
+                 FROM external_trials WHERE source = ?1 ORDER BY config_hash, seed",
+            )
+            .and_then(|mut s| {
+                s.query_map([source], |r| {
+                    Ok((
+                        ExternalTrial {
+                            framework: r.get(0)?,
+                            config_hash: r.get(1)?,
+                            seed: r.get::<_, i64>(2)? as u64,
+                            test_acc: r.get(3)?,
+                            test_loss: r.get(4)?,
+                            final_train_loss: r.get(5)?,
+                            final_val_loss: r.get(6)?,
+                            final_val_acc: r.get(7)?,
+                            seconds: r.get(8)?,
+                            epochs: Vec::new(),
+                        },
+                        r.get::<_, String>(9)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| map_err(&path, e))?;
+        rows.into_iter()
+            .map(|(mut t, epochs)| {
+                t.epochs = serde_json::from_str(&epochs).map_err(|e| StoreError::Corrupt {
+                    path: path.clone(),
+                    detail: format!("imported epochs do not parse: {e}"),
+                })?;
+                Ok(t)
+            })
+            .collect()
+    }
+
+    /// Whether the table of imported runs exists: a database of schema 4 or older opened
+    /// read-only has none (it is created by the first write).
+    fn has_external_trials(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'external_trials')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// The names of the imported sources, for messages.
+    pub fn external_sources(&self) -> Result<Vec<String>, StoreError> {
+        if !self.has_external_trials()? {
+            return Ok(Vec::new());
+        }
+        self.conn
+            .prepare("SELECT DISTINCT source FROM external_trials ORDER BY source")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))
     }
 }
 
