@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod logging;
+mod report;
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report::one_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -39,6 +39,12 @@ impl Summary {
         let t = t_quantile(0.975, (self.n - 1) as f64)?;
         Some((self.mean - t * sem, self.mean + t * sem))
     }
+
+    /// [`Summary::ci95`] cut to `[lo, hi]`, the values the quantity can take (an accuracy's
+    /// interval with 2 seeds, t = 12.7, easily reaches past 0 or 1).
+    pub fn ci95_within(&self, lo: f64, hi: f64) -> Option<(f64, f64)> {
+        self.ci95().map(|(a, b)| (a.max(lo), b.min(hi)))
+    }
 }
 
 /// Result of Welch's two-sample t-test (unequal variances), as in
@@ -163,6 +169,11 @@ mod tests {
         let flat = Summary::of(&[0.5, 0.5, 0.5]).unwrap();
         assert_eq!(flat.sd, Some(0.0));
         assert_eq!(flat.ci95(), Some((0.5, 0.5)));
+        // Two accuracies far apart: the raw interval leaves [0, 1], the bounded one does not.
+        let wide = Summary::of(&[0.2, 0.9]).unwrap();
+        let (lo, hi) = wide.ci95().unwrap();
+        assert!(lo < 0.0 && hi > 1.0, "{lo} {hi}");
+        assert_eq!(wide.ci95_within(0.0, 1.0), Some((0.0, 1.0)));
     }
 
     #[test]
