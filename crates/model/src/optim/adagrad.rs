@@ -9,20 +9,20 @@ use super::ops::{f, l2_t};
 use super::{Algorithm, OptimizerConfig};
 
 /// Adagrad's learning-rate decay.
-pub(super) const LR_DECAY: Hyper = Hyper {
-    name: "lr_decay",
-    doc: "learning-rate decay: step t uses lr / (1 + (t-1)·lr_decay)",
-    default: HyperValue::Float(0.0),
-    range: Range::NonNegative,
-};
+pub(super) const LR_DECAY: Hyper = Hyper::float(
+    "lr_decay",
+    "learning-rate decay: step t uses lr / (1 + (t-1)·lr_decay)",
+    0.0,
+    Range::NonNegative,
+);
 
 /// The value Adagrad's sum of squared gradients starts from.
-pub(super) const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper {
-    name: "initial_accumulator_value",
-    doc: "start value of the sum of squared gradients",
-    default: HyperValue::Float(0.0),
-    range: Range::NonNegative,
-};
+pub(super) const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper::float(
+    "initial_accumulator_value",
+    "start value of the sum of squared gradients",
+    0.0,
+    Range::NonNegative,
+);
 
 /// Adagrad's declaration.
 pub(super) const ALGORITHM: Algorithm = Algorithm {

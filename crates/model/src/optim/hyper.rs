@@ -108,6 +108,26 @@ pub struct Hyper {
 }
 
 impl Hyper {
+    /// A real-valued hyper-parameter.
+    pub const fn float(name: &'static str, doc: &'static str, default: f64, range: Range) -> Self {
+        Self {
+            name,
+            doc,
+            default: HyperValue::Float(default),
+            range,
+        }
+    }
+
+    /// A flag.
+    pub const fn flag(name: &'static str, doc: &'static str, default: bool) -> Self {
+        Self {
+            name,
+            doc,
+            default: HyperValue::Bool(default),
+            range: Range::Flag,
+        }
+    }
+
     /// Checks `value` against the range; the error names the hyper-parameter.
     pub fn check(&self, value: HyperValue) -> Result<(), ModelError> {
         if self.range.contains(value) {
@@ -128,65 +148,56 @@ impl Hyper {
 }
 
 /// Momentum factor (SGD's and RMSprop's `momentum`).
-pub const MOMENTUM: Hyper = Hyper {
-    name: "momentum",
-    doc: "momentum factor (0 = none)",
-    default: HyperValue::Float(0.0),
-    range: Range::Unit,
-};
+pub const MOMENTUM: Hyper =
+    Hyper::float("momentum", "momentum factor (0 = none)", 0.0, Range::Unit);
 
 /// Weight decay: an L2 term added to the gradient, or AdamW's decoupled decay.
-pub const WEIGHT_DECAY: Hyper = Hyper {
-    name: "weight_decay",
-    doc: "weight decay: L2 added to the gradient as torch.optim (adamw: decoupled)",
-    default: HyperValue::Float(0.0),
-    range: Range::NonNegative,
-};
+pub const WEIGHT_DECAY: Hyper = Hyper::float(
+    "weight_decay",
+    "weight decay: L2 added to the gradient as torch.optim (adamw: decoupled)",
+    0.0,
+    Range::NonNegative,
+);
 
 /// Nesterov momentum (SGD).
-pub const NESTEROV: Hyper = Hyper {
-    name: "nesterov",
-    doc: "Nesterov momentum (needs momentum > 0)",
-    default: HyperValue::Bool(false),
-    range: Range::Flag,
-};
+pub const NESTEROV: Hyper =
+    Hyper::flag("nesterov", "Nesterov momentum (needs momentum > 0)", false);
 
 /// Decay of the first-moment average (Adam's β1).
-pub const BETA1: Hyper = Hyper {
-    name: "beta1",
-    doc: "decay of the gradient's running average",
-    default: HyperValue::Float(0.9),
-    range: Range::Unit,
-};
+pub const BETA1: Hyper = Hyper::float(
+    "beta1",
+    "decay of the gradient's running average",
+    0.9,
+    Range::Unit,
+);
 
 /// Decay of the second-moment average (Adam's β2).
-pub const BETA2: Hyper = Hyper {
-    name: "beta2",
-    doc: "decay of the squared gradient's running average",
-    default: HyperValue::Float(0.999),
-    range: Range::Unit,
-};
+pub const BETA2: Hyper = Hyper::float(
+    "beta2",
+    "decay of the squared gradient's running average",
+    0.999,
+    Range::Unit,
+);
 
 /// RMSprop's smoothing constant α.
-pub const ALPHA: Hyper = Hyper {
-    name: "alpha",
-    doc: "smoothing constant of the squared gradient's average",
-    default: HyperValue::Float(0.99),
-    range: Range::Unit,
-};
+pub const ALPHA: Hyper = Hyper::float(
+    "alpha",
+    "smoothing constant of the squared gradient's average",
+    0.99,
+    Range::Unit,
+);
 
 /// Term added to the denominator for numerical stability.
-pub const EPS: Hyper = Hyper {
-    name: "eps",
-    doc: "term added to the denominator",
-    default: HyperValue::Float(1e-8),
-    range: Range::Positive,
-};
+pub const EPS: Hyper = Hyper::float(
+    "eps",
+    "term added to the denominator",
+    1e-8,
+    Range::Positive,
+);
 
 /// Centered RMSprop.
-pub const CENTERED: Hyper = Hyper {
-    name: "centered",
-    doc: "normalize by the gradient's estimated variance",
-    default: HyperValue::Bool(false),
-    range: Range::Flag,
-};
+pub const CENTERED: Hyper = Hyper::flag(
+    "centered",
+    "normalize by the gradient's estimated variance",
+    false,
+);

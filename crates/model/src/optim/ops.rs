@@ -87,20 +87,14 @@ pub(super) fn adam_moments(
     exp_avg: &mut [f32],
     exp_avg_sq: &mut [f32],
 ) {
-    let Moments {
-        t,
-        lr,
-        beta1,
-        beta2,
-        eps,
-    } = *h;
+    let (t, beta1, beta2) = (h.t, h.beta1, h.beta2);
     let first = t == 1;
     let tf = t as f64;
     let bias_correction1 = 1.0 - beta1.powf(tf);
     let bias_correction2 = 1.0 - beta2.powf(tf);
-    let step_size = f(lr / bias_correction1);
+    let step_size = f(h.lr / bias_correction1);
     let inv_bc2 = f(1.0 / bias_correction2.sqrt());
-    let eps = f(eps);
+    let eps = f(h.eps);
     let one_m_b1 = f(1.0 - beta1);
     let one_m_b2 = f(1.0 - beta2);
     let b2 = f(beta2);
@@ -132,13 +126,7 @@ pub(super) fn adam_moments_t(
     g: &Tensor,
     state: &mut [Option<Tensor>],
 ) -> CandleResult<Tensor> {
-    let Moments {
-        t,
-        lr,
-        beta1,
-        beta2,
-        eps,
-    } = *h;
+    let (beta1, beta2) = (h.beta1, h.beta2);
     let [exp_avg, exp_avg_sq] = state else {
         unreachable!("adam keeps two state buffers")
     };
@@ -149,11 +137,11 @@ pub(super) fn adam_moments_t(
     };
     let v = sq_avg_t(exp_avg_sq.take(), g, beta2)?;
     // Bias corrections on the host, in f64, as torch does with a Python-float step.
-    let tf = t as f64;
+    let tf = h.t as f64;
     let bias_correction1 = 1.0 - beta1.powf(tf);
     let bias_correction2 = 1.0 - beta2.powf(tf);
-    let step_size = lr / bias_correction1;
-    let denom = v.sqrt()?.affine(1.0 / bias_correction2.sqrt(), eps)?;
+    let step_size = h.lr / bias_correction1;
+    let denom = v.sqrt()?.affine(1.0 / bias_correction2.sqrt(), h.eps)?;
     // torch: param.addcdiv_(exp_avg, denom, value=-step_size).
     let next = theta.sub(&m.affine(step_size, 0.0)?.div(&denom)?)?;
     *exp_avg = Some(m);
