@@ -234,6 +234,11 @@ fn cases() -> Vec<Case> {
         c("results_trials_unknown_config", "results trials existing --config zzz --db {db}", 1, &["configuration 'zzz' matches nothing in sweep 'existing'"]),
         c("sweep_resume_unknown_sweep", "sweep resume nope --db {db}", 1, &["no sweep named 'nope'", "existing"]),
         c("sweep_status_unknown_sweep", "sweep status nope --db {db}", 1, &["no sweep named 'nope'", "existing"]),
+        // ---- configurations too big for memory: refused before anything is written
+        c("memory_sweep_config_too_large", run, 1, &["configuration ", "(784-100000000-10, batch 16, sgd) needs about", "more than the memory available", "shrink the network"]).yaml(head("epochs: 1\nvalidation: 20\nbatch_size: 16\nsearch:\n  - list:\n      - {hidden: [100000000]}\n")).tiny(),
+        c("memory_sweep_max_memory", "sweep run {spec} --db {db} --jobs 2 --max-memory 1M", 1, &["(784-6-10, batch 16, sgd) needs about", "× 2 trials at once", "more than --max-memory (1.0 MB)", "lower --jobs", "raise --max-memory"]).yaml(VALID).tiny(),
+        c("memory_train_too_large", "train --epochs 1 --validation 20 --hidden 100000000 --batch-size 16", 1, &["(784-100000000-10, batch 16, sgd) needs about", "GB"]).tiny(),
+        c("memory_size_unparsable", "train --max-memory lots", 2, &["'lots'", "--max-memory", "8G"]),
         // ---- data files
         c("data_truncated_train", train, 1, &["{data}/fashion-mnist/train-images-idx3-ubyte.gz: file is truncated", "header implies"]).data(Fault::Truncated),
         c("data_truncated_sweep", run, 1, &["{data}/fashion-mnist/train-images-idx3-ubyte.gz: file is truncated"]).yaml(VALID).data(Fault::Truncated),

@@ -124,6 +124,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     pub stale_after: u64,
     #[command(flatten)]
+    pub memory: MemoryArg,
+    #[command(flatten)]
     pub db: DbArg,
     #[command(flatten)]
     pub dir: DataDirArg,
@@ -304,7 +306,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
+    pub memory: MemoryArg,
+    #[command(flatten)]
     pub dir: DataDirArg,
+}
+
+/// The memory a run or sweep may use.
+#[derive(Debug, Args, Clone)]
+pub struct MemoryArg {
+    /// Refuse configurations whose estimated memory (per run × trials at once, plus the
+    /// images) exceeds this (e.g. 8G, 512M; default: the memory available now).
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 /// The axis settings given on the command line, one flag per axis of the YAML format
@@ -368,6 +381,10 @@ fn axis_arg(axis: Axis) -> Arg {
     } else {
         arg
     }
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    fcnsweep_model::memory::parse_bytes(s)
 }
 
 fn parse_dataset(s: &str) -> Result<DatasetName, String> {

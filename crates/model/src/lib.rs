@@ -8,6 +8,7 @@ pub mod error;
 pub mod fcn;
 pub mod fused;
 pub mod init;
+pub mod memory;
 pub mod optim;
 pub mod train;
 

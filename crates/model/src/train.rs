@@ -14,10 +14,8 @@ use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
 use crate::fused::{FlushDenormals, FusedFcn, FusedOptimizer};
+use crate::memory::EVAL_BATCH;
 use crate::optim::ReferenceOptimizer;
-
-/// Batch size of the evaluation passes (no graph is built, so larger is cheaper).
-const EVAL_BATCH: usize = 2048;
 
 /// Independent RNG streams of one run, all derived from its seed.
 const STREAM_INIT: u64 = 0;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod expand;
 pub mod external;
 pub mod identity;
+pub mod memory;
 pub mod parse;
 pub mod results;
 pub mod runner;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use fcnsweep_data::{resolve_data_dir, Dataset};
-use fcnsweep_model::EpochMetrics;
+use fcnsweep_data::{resolve_data_dir, Dataset, DatasetName};
+use fcnsweep_model::memory::Bytes;
+use fcnsweep_model::{EpochMetrics, RunConfig};
+use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use fcnsweep_search::runner::{run_sweep, RunOptions, SweepObserver};
 use fcnsweep_search::store::{
     ClaimOptions, ClaimedTrial, RegisterOptions, Registered, StatusCounts, Store, TrialOutcome,
@@ -44,6 +46,8 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             SqliteStore::preflight(&db, Some((&plan, register)))?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
             let dataset = Dataset::load(&data_dir, plan.dataset)?;
+            let configs = plan.configs.iter().map(|c| (c.hash.as_str(), &c.run));
+            check_memory(plan.dataset, configs, &dataset, &run)?;
             let mut store = SqliteStore::open(&db)?;
             let registered = store.register_sweep(&plan, &text, register)?;
             match registered {
@@ -71,6 +75,8 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             let sweep = store.sweep(&name)?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
             let dataset = Dataset::load(&data_dir, sweep.dataset)?;
+            let configs = sweep.configs.iter().map(|c| (c.hash.as_str(), &c.run));
+            check_memory(sweep.dataset, configs, &dataset, &run)?;
             execute(store, &name, dataset, &run)
         }
         SweepCommand::List { db } => {
@@ -159,6 +165,7 @@ fn plan(file: &Path) -> anyhow::Result<ExitCode> {
     let axes = varying_axes(&runs);
     let mut columns = vec!["#".to_string(), "config".to_string()];
     columns.extend(axes.iter().map(|a| a.to_string()));
+    columns.push("memory".into());
     columns.push("from".into());
     let mut t = Table::new(columns);
     for (i, c) in plan.configs.iter().enumerate() {
@@ -175,18 +182,44 @@ fn plan(file: &Path) -> anyhow::Result<ExitCode> {
             let v = values.iter().find(|(k, _)| k == a).map(|(_, v)| v.clone());
             row.push(Cell::json(v.unwrap_or_default()));
         }
+        let bytes = memory::estimate(plan.dataset, &c.run).total();
+        row.push(Cell {
+            text: Bytes(bytes).to_string(),
+            value: bytes.into(),
+        });
         row.push(Cell::text(c.sources.join(", ")));
         t.rows.push(row);
     }
     println!("sweep {} on {}", plan.name, plan.dataset);
     print!("{}", t.render(Format::Table));
     println!(
-        "{} configurations x {} seeds = {} trials (* = baseline)",
+        "{} configurations x {} seeds = {} trials (* = baseline; memory: estimated peak of one run, the images not included)",
         plan.configs.len(),
         plan.seeds.len(),
         plan.trial_count()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trials a sweep runs at once: `--jobs`, else one per core.
+fn jobs(args: &RunArgs) -> usize {
+    args.jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Refuses a sweep with a configuration that cannot fit, before anything is written.
+fn check_memory<'a>(
+    dataset_name: DatasetName,
+    configs: impl IntoIterator<Item = (&'a str, &'a RunConfig)>,
+    dataset: &Dataset,
+    args: &RunArgs,
+) -> anyhow::Result<()> {
+    if let Some(limit) = MemoryLimit::resolve(args.memory.max_memory) {
+        let data = dataset_bytes(dataset.train_labels.len(), dataset.test_labels.len());
+        memory::check(dataset_name, configs, jobs(args), data, limit)?;
+    }
+    Ok(())
 }
 
 /// Progress of a running sweep: a bar on a terminal, one line per trial otherwise.
@@ -297,10 +330,7 @@ fn execute(
     let runnable =
         counts.pending + counts.running + if args.retry_failed { counts.failed } else { 0 };
     if runnable > 0 {
-        let jobs = args
-            .jobs
-            .map(usize::from)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let jobs = jobs(args);
         single_threaded_trials();
         let stop = Arc::new(AtomicBool::new(false));
         install_ctrlc(stop.clone(), &sweep.name)?;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use fcnsweep_data::{resolve_data_dir, Dataset, SplitOptions, Splits};
 use fcnsweep_model::{EpochMetrics, ModelError, RunObserver};
 use fcnsweep_search::axes::{build_run, layers_name};
+use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use serde_json::json;
 
 use crate::cli::TrainArgs;
@@ -58,6 +59,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     config.validate()?;
     let data_dir = resolve_data_dir(args.dir.data_dir.as_deref());
     let dataset = Dataset::load(&data_dir, args.dataset)?;
+    if let Some(limit) = MemoryLimit::resolve(args.memory.max_memory) {
+        let data = dataset_bytes(dataset.train_labels.len(), dataset.test_labels.len());
+        let hash = fcnsweep_search::config_hash(args.dataset, &config);
+        memory::check(args.dataset, [(hash.as_str(), &config)], 1, data, limit)?;
+    }
     let splits = Splits::new(
         dataset,
         &SplitOptions {
