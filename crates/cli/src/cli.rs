@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use fcnsweep_baselines::ClassicalMethod;
 use fcnsweep_data::DatasetName;
-use fcnsweep_model::classical::ClassicalMethod;
 use fcnsweep_model::config::{DEFAULT_LR_GAMMA, DEFAULT_LR_STEP_SIZE};
 use fcnsweep_model::{Init, LrSchedule, Norm, OptimizerKind};
 use fcnsweep_search::results::SortKey;
