@@ -24,9 +24,6 @@ pub enum RunError {
     /// The dataset could not be split as a configuration asks.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// A benchmark run failed.
-    #[error("benchmark failed: {0}")]
-    Bench(String),
     /// The worker pool could not be built.
     #[error("cannot start {jobs} worker threads: {detail}")]
     Pool {
