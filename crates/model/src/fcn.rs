@@ -217,9 +217,24 @@ fn dropout(x: &Tensor, p: f64, rng: &mut impl Rng) -> candle_core::Result<Tensor
     x.mul(&Tensor::from_vec(mask, x.shape(), x.device())?)
 }
 
+/// Mean softmax cross-entropy of `logits` (`rows × classes`) against the class indices
+/// `labels`, op for op as candle-nn's `loss::cross_entropy`: the log-softmax by the
+/// max-shifted log-sum-exp, then the mean negative log-likelihood of the labels.
+fn cross_entropy(logits: &Tensor, labels: &Tensor) -> candle_core::Result<Tensor> {
+    let rows = labels.dims1()?;
+    let max = logits.max_keepdim(1)?;
+    let shifted = logits.broadcast_sub(&max)?;
+    let log_sum_exp = shifted.exp()?.sum_keepdim(1)?.log()?;
+    let log_softmax = shifted.broadcast_sub(&log_sum_exp)?;
+    log_softmax
+        .gather(&labels.unsqueeze(1)?, 1)?
+        .sum_all()?
+        .affine(-1f64 / rows as f64, 0.)
+}
+
 /// Mean cross-entropy of `logits` against `labels`, and the number of correct argmax predictions.
 pub fn loss_and_correct(logits: &Tensor, labels: &Tensor) -> Result<(Tensor, usize), ModelError> {
-    let loss = candle_nn::loss::cross_entropy(logits, labels)?;
+    let loss = cross_entropy(logits, labels)?;
     let correct = logits
         .argmax(D::Minus1)?
         .eq(labels)?
