@@ -9,6 +9,8 @@
 //! Non-finite values (diverged runs) are skipped, never drawn and never a panic.
 
 use std::error::Error;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -101,7 +103,8 @@ impl ChartError {
 /// Draws one chart into `path` as PNG or SVG and evaluates to `Result<(), ChartError>`:
 /// the embedded fonts are registered, then `$draw` (an expression over the drawing area
 /// `$root`) is expanded once per backend, because the drawing code is generic over it; the
-/// area is cleared to white first and presented (written) when drawing succeeded.
+/// area is cleared to white first and presented (written) when drawing succeeded. PNG charts
+/// are drawn into an RGB buffer and encoded by [`write_png`].
 macro_rules! render {
     ($path:expr, $format:expr, $size:expr, |$root:ident| $draw:expr) => {{
         let path: &Path = $path;
@@ -109,10 +112,15 @@ macro_rules! render {
             .map_err(Into::into)
             .and_then(|()| match $format {
                 Format::Png => {
-                    let $root = BitMapBackend::new(path, $size).into_drawing_area();
-                    clear(&$root)
-                        .and_then(|()| $draw)
-                        .and_then(|()| present(&$root))
+                    let mut pixels = vec![0u8; $size.0 as usize * $size.1 as usize * 3];
+                    {
+                        let $root =
+                            BitMapBackend::with_buffer(&mut pixels, $size).into_drawing_area();
+                        clear(&$root)
+                            .and_then(|()| $draw)
+                            .and_then(|()| present(&$root))
+                    }
+                    .and_then(|()| write_png(path, &pixels, $size))
                 }
                 Format::Svg => {
                     let $root = SVGBackend::new(path, $size).into_drawing_area();
@@ -183,6 +191,24 @@ where
     DB::ErrorType: 'static,
 {
     root.present()?;
+    Ok(())
+}
+
+/// Writes a drawn RGB buffer of `width × height` pixels as the PNG file `path`, encoded as
+/// plotters' own PNG output was (the `image` crate's defaults: fast compression, adaptive
+/// filtering), without pulling in `image` and its other codecs.
+fn write_png(path: &Path, pixels: &[u8], (width, height): (u32, u32)) -> DrawResult {
+    let mut file = BufWriter::new(File::create(path)?);
+    let mut encoder = png::Encoder::new(&mut file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(pixels)?;
+    writer.finish()?;
+    file.flush()?;
     Ok(())
 }
 
