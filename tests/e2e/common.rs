@@ -12,20 +12,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use fcnsweep_data::idx::{write_images, write_labels};
 use fcnsweep_data::{IdxImages, IdxLabels};
+pub use fcnsweep_testkit::idx::STEMS;
+use fcnsweep_testkit::idx::{self, Naming, Pixels};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_fcnsweep");
-
-/// Stems of a dataset's four files, in registry order.
-pub const STEMS: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
 
 /// The repository root (tests/e2e/../..).
 pub fn repo_root() -> PathBuf {
@@ -287,45 +280,13 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// `count` 28x28 images and labels `(i + offset) % 10`; each class has its own bright band
 /// of rows so that a network can learn something.
 pub fn tiny_part(count: usize, offset: usize) -> (IdxImages, IdxLabels) {
-    let labels: Vec<u8> = (0..count).map(|i| ((i + offset) % 10) as u8).collect();
-    let mut pixels = Vec::with_capacity(count * 784);
-    for (i, &label) in labels.iter().enumerate() {
-        for p in 0..784 {
-            let row = p / 28;
-            let band = row / 3 == usize::from(label);
-            pixels.push(if band {
-                200
-            } else {
-                ((p * 7 + i * 13) % 40) as u8
-            });
-        }
-    }
-    let images = IdxImages {
-        count,
-        rows: 28,
-        cols: 28,
-        pixels,
-    };
-    (images, IdxLabels { labels })
+    idx::tiny_part(count, offset, Pixels::Banded)
 }
 
 /// Writes a valid tiny dataset into the dataset folder `dir` (`<data_dir>/<name>`):
 /// `train` training and `test` test images, gzip-compressed `<stem>.gz` files or raw `<stem>`.
 pub fn write_tiny_dataset(dir: &Path, train: usize, test: usize, gzip: bool) {
-    fs::create_dir_all(dir).expect("create dataset dir");
-    let name = |stem: &str| {
-        dir.join(if gzip {
-            format!("{stem}.gz")
-        } else {
-            stem.into()
-        })
-    };
-    let (ti, tl) = tiny_part(train, 0);
-    let (si, sl) = tiny_part(test, 3);
-    write_images(&name(STEMS[0]), &ti, gzip).expect("write images");
-    write_labels(&name(STEMS[1]), &tl, gzip).expect("write labels");
-    write_images(&name(STEMS[2]), &si, gzip).expect("write images");
-    write_labels(&name(STEMS[3]), &sl, gzip).expect("write labels");
+    idx::write_dataset(dir, train, test, Naming::Dashed, gzip, Pixels::Banded);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use fcnsweep_baselines::ClassicalMethod;
 use fcnsweep_data::DatasetName;
-use fcnsweep_model::classical::ClassicalMethod;
 use fcnsweep_search::axes::AxisKind;
 use fcnsweep_search::results::SortKey;
 use fcnsweep_search::table::Format;

@@ -1,6 +1,9 @@
 //! `fcnsweep`: the command-line shell over the fcnsweep libraries. It parses arguments, calls
-//! the data, model and search crates, and prints; all logic lives in the libraries.
+//! the data, model, baselines and search crates, and prints; all logic lives in the libraries
+//! except the orchestration of `fcnsweep bench` ([`bench`]), which only strings library calls
+//! together for its report.
 
+mod bench;
 mod cli;
 mod commands;
 mod logging;

@@ -1,10 +1,8 @@
 //! Loading datasets from tiny IDX files, and the errors loading reports.
 
-mod common;
-
-use common::{file_name, tiny_part, write_dataset, Naming, STEMS};
 use fcnsweep_data::idx::{write_images, write_labels};
 use fcnsweep_data::{stats, DataError, Dataset, DatasetName, IdxImages, IdxLabels};
+use fcnsweep_testkit::idx::{file_name, tiny_part, write_dataset, Naming, Pixels, STEMS};
 use tempfile::TempDir;
 
 #[test]
@@ -17,14 +15,14 @@ fn loads_gzip_and_raw_in_both_naming_styles() {
     ] {
         let tmp = TempDir::new().unwrap();
         let dir = tmp.path().join("mnist");
-        write_dataset(&dir, 37, 11, naming, gzip);
+        write_dataset(&dir, 37, 11, naming, gzip, Pixels::Indexed);
         let ds = Dataset::load(tmp.path(), DatasetName::Mnist).unwrap();
         assert_eq!(ds.name, DatasetName::Mnist);
         assert_eq!((ds.rows, ds.cols, ds.features()), (28, 28, 784));
         assert_eq!((ds.train_len(), ds.test_len()), (37, 11));
         assert_eq!(ds.train_images.len(), 37 * 784);
         assert_eq!(ds.test_images.len(), 11 * 784);
-        let (images, labels) = tiny_part(37, 0);
+        let (images, labels) = tiny_part(37, 0, Pixels::Indexed);
         assert_eq!(ds.train_labels, labels.labels);
         for (x, p) in ds.train_images.iter().zip(&images.pixels) {
             assert_eq!(*x, f32::from(*p) / 255.0);
@@ -36,7 +34,7 @@ fn loads_gzip_and_raw_in_both_naming_styles() {
 #[test]
 fn load_dir_reads_a_folder_directly() {
     let tmp = TempDir::new().unwrap();
-    write_dataset(tmp.path(), 5, 3, Naming::Dashed, true);
+    write_dataset(tmp.path(), 5, 3, Naming::Dashed, true, Pixels::Indexed);
     let ds = Dataset::load_dir(tmp.path(), DatasetName::FashionMnist).unwrap();
     assert_eq!((ds.train_len(), ds.test_len()), (5, 3));
     let s = stats(&ds);
@@ -68,7 +66,7 @@ fn missing_dataset_says_how_to_fetch_it() {
 
     // One file missing out of four: it is the one named.
     let dir = data_dir.join("fashion-mnist");
-    write_dataset(&dir, 4, 2, Naming::Dashed, true);
+    write_dataset(&dir, 4, 2, Naming::Dashed, true, Pixels::Indexed);
     std::fs::remove_file(dir.join(file_name(STEMS[3], Naming::Dashed, true))).unwrap();
     let msg = Dataset::load(&data_dir, DatasetName::FashionMnist)
         .unwrap_err()
@@ -83,8 +81,8 @@ fn missing_dataset_says_how_to_fetch_it() {
 #[test]
 fn count_mismatch_names_both_files() {
     let tmp = TempDir::new().unwrap();
-    write_dataset(tmp.path(), 6, 4, Naming::Dashed, false);
-    let (_, labels) = tiny_part(5, 0);
+    write_dataset(tmp.path(), 6, 4, Naming::Dashed, false, Pixels::Indexed);
+    let (_, labels) = tiny_part(5, 0, Pixels::Indexed);
     let labels_path = tmp.path().join(STEMS[1]);
     write_labels(&labels_path, &labels, false).unwrap();
     let err = Dataset::load_dir(tmp.path(), DatasetName::Mnist).unwrap_err();
@@ -106,7 +104,7 @@ fn count_mismatch_names_both_files() {
 #[test]
 fn images_must_be_28_by_28() {
     let tmp = TempDir::new().unwrap();
-    write_dataset(tmp.path(), 3, 2, Naming::Dashed, true);
+    write_dataset(tmp.path(), 3, 2, Naming::Dashed, true, Pixels::Indexed);
     let images = IdxImages {
         count: 2,
         rows: 27,
@@ -122,7 +120,7 @@ fn images_must_be_28_by_28() {
 #[test]
 fn label_errors_surface_through_load() {
     let tmp = TempDir::new().unwrap();
-    write_dataset(tmp.path(), 3, 2, Naming::Dashed, true);
+    write_dataset(tmp.path(), 3, 2, Naming::Dashed, true, Pixels::Indexed);
     let labels = IdxLabels {
         labels: vec![0, 200, 1],
     };

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use common::{dir_entries, file_name, write_dataset, Naming, TestServer, STEMS};
+use common::{dir_entries, TestServer};
 use fcnsweep_data::fetch::sha256_hex;
 use fcnsweep_data::idx::{read_file_bytes, write_bytes};
 use fcnsweep_data::{
     fetch_files, verify_files, ChecksumStatus, DataError, Dataset, DatasetName, FetchProgress,
     FileAction, FileRole, FileSpec, NoProgress, Source,
 };
+use fcnsweep_testkit::idx::{file_name, write_dataset, Naming, Pixels, STEMS};
 use tempfile::TempDir;
 
 const ROLES: [FileRole; 4] = [
@@ -70,7 +71,7 @@ impl FetchProgress for Recorder {
 fn local_import_then_second_run_is_a_no_op() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 12, 5, Naming::Dotted, true);
+    write_dataset(&src, 12, 5, Naming::Dotted, true, Pixels::Indexed);
     // One plain file among the gzip ones: it must be installed without the .gz suffix.
     let plain = std::fs::read(src.join(file_name(STEMS[3], Naming::Dotted, true))).unwrap();
     std::fs::remove_file(src.join(file_name(STEMS[3], Naming::Dotted, true))).unwrap();
@@ -135,7 +136,7 @@ fn read_file_bytes_from(gz: &[u8]) -> Vec<u8> {
 fn local_checksum_mismatch_leaves_nothing_and_names_the_file() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 4, 2, Naming::Dashed, true);
+    write_dataset(&src, 4, 2, Naming::Dashed, true, Pixels::Indexed);
     let specs = specs_for(&src);
     let dest = tmp.path().join("dest");
     let err = fetch_files(
@@ -170,7 +171,7 @@ fn local_checksum_mismatch_leaves_nothing_and_names_the_file() {
 fn local_source_without_the_file_is_an_error() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 4, 2, Naming::Dashed, true);
+    write_dataset(&src, 4, 2, Naming::Dashed, true, Pixels::Indexed);
     let specs = specs_for(&src);
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -185,7 +186,7 @@ fn local_source_without_the_file_is_an_error() {
 fn a_corrupt_present_file_is_replaced() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 4, 2, Naming::Dashed, true);
+    write_dataset(&src, 4, 2, Naming::Dashed, true, Pixels::Indexed);
     let specs = specs_for(&src);
     let dest = tmp.path().join("dest");
     std::fs::create_dir(&dest).unwrap();
@@ -224,7 +225,7 @@ fn routes(src: &Path, folder: &str) -> HashMap<String, Vec<u8>> {
 fn http_download_falls_back_to_the_next_mirror() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 9, 4, Naming::Dashed, true);
+    write_dataset(&src, 9, 4, Naming::Dashed, true, Pixels::Indexed);
     let specs = specs_for(&src);
     let server = TestServer::start(routes(&src, "good"));
     let mirrors = [server.url("missing"), server.url("good")];
@@ -267,11 +268,11 @@ fn http_download_falls_back_to_the_next_mirror() {
 fn http_corrupt_bytes_give_a_checksum_mismatch_and_leave_nothing() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 9, 4, Naming::Dashed, true);
+    write_dataset(&src, 9, 4, Naming::Dashed, true, Pixels::Indexed);
     let specs = specs_for(&src);
     let mut corrupt = routes(&src, "bad");
     let other = tmp.path().join("other");
-    write_dataset(&other, 8, 4, Naming::Dashed, true);
+    write_dataset(&other, 8, 4, Naming::Dashed, true, Pixels::Indexed);
     corrupt.extend(routes(&other, "bad")); // valid gzip, wrong content
     let server = TestServer::start(corrupt);
     let dest = tmp.path().join("dest");
@@ -298,7 +299,7 @@ fn http_corrupt_bytes_give_a_checksum_mismatch_and_leave_nothing() {
 fn http_all_mirrors_failing_lists_every_attempt() {
     let tmp = TempDir::new().unwrap();
     let src = tmp.path().join("src");
-    write_dataset(&src, 3, 2, Naming::Dashed, true);
+    write_dataset(&src, 3, 2, Naming::Dashed, true, Pixels::Indexed);
     let specs = specs_for(&src);
     let server = TestServer::start(HashMap::new());
     let mirrors = [server.url("a"), server.url("b")];

@@ -1,29 +1,13 @@
 //! Checks against the real datasets; runs only when FCNSWEEP_DATA points at them.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use fcnsweep_data::{stats, verify, ChecksumStatus, Dataset, DatasetName};
-
-/// The data directory from FCNSWEEP_DATA, relative paths taken from the workspace root.
-fn data_dir() -> Option<PathBuf> {
-    let value = std::env::var("FCNSWEEP_DATA")
-        .ok()
-        .filter(|v| !v.is_empty())?;
-    let path = PathBuf::from(value);
-    Some(if path.is_absolute() {
-        path
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(path)
-    })
-}
+use fcnsweep_testkit::real_data_dir;
 
 #[test]
 fn real_datasets_match_the_sanity_figures() {
-    let Some(data_dir) = data_dir() else {
-        eprintln!("FCNSWEEP_DATA is not set: skipping the real-data test");
+    let Some(data_dir) = real_data_dir() else {
         return;
     };
     for name in DatasetName::ALL {

@@ -1,11 +1,9 @@
 //! Train/validation splits and batching over a tiny dataset.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{write_dataset, Naming};
 use fcnsweep_data::{DataError, Dataset, DatasetName, Part, SplitOptions, Splits};
+use fcnsweep_testkit::idx::{write_dataset, Naming, Pixels};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tempfile::TempDir;
@@ -15,7 +13,14 @@ const TEST: usize = 23;
 
 fn tiny() -> Arc<Dataset> {
     let tmp = TempDir::new().unwrap();
-    write_dataset(tmp.path(), TRAIN, TEST, Naming::Dashed, true);
+    write_dataset(
+        tmp.path(),
+        TRAIN,
+        TEST,
+        Naming::Dashed,
+        true,
+        Pixels::Indexed,
+    );
     Dataset::load_dir(tmp.path(), DatasetName::Mnist).unwrap()
 }
 

@@ -49,8 +49,4 @@ pub enum ModelError {
     /// Training was stopped from outside (Ctrl-C) before it finished.
     #[error("training interrupted")]
     Interrupted,
-    /// A dense linear-algebra routine (eigendecomposition, Cholesky) failed in a classical
-    /// baseline.
-    #[error("linear algebra error: {0}")]
-    Linalg(String),
 }

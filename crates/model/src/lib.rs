@@ -2,7 +2,6 @@
 //! optimizers, and the seeded training loop.
 
 pub mod bench;
-pub mod classical;
 pub mod config;
 pub mod error;
 pub mod fcn;

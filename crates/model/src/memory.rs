@@ -51,15 +51,15 @@ impl MemoryEstimate {
         let hidden_sum = widths.iter().fold(0u64, |a, &w| a.saturating_add(w));
         let bn_sum = if bn { hidden_sum } else { 0 };
         // Scale and shift are parameters; running mean and variance are buffers.
-        let buffers = 2 * bn_sum;
-        params = params.saturating_add(2 * bn_sum);
+        let buffers = bn_sum.saturating_mul(2);
+        params = params.saturating_add(buffers);
         let widest = widths.iter().copied().max().unwrap_or(0);
         let state = (config.optimizer.algorithm().state)(&config.optimizer).len() as u64;
         let batch = config.train.batch_size as u64;
         let per_row = inputs
             .saturating_add(hidden_sum)
             .saturating_add(bn_sum)
-            .saturating_add(2 * classes)
+            .saturating_add(classes.saturating_mul(2))
             .saturating_add(widest.saturating_mul(2));
         let eval_row = inputs
             .saturating_add(widest.saturating_mul(2))

@@ -91,8 +91,6 @@ fn to_tensors(batch: Batch, features: usize) -> Result<(Tensor, Tensor), ModelEr
 
 /// What the training loop needs from an implementation of the network and its optimizer.
 trait Engine {
-    /// Whether a single-sample batch must be skipped (BatchNorm cannot normalize it).
-    fn has_batch_norm(&self) -> bool;
     /// Sets the optimizer's learning rate for the following batches.
     fn set_lr(&mut self, lr: f64);
     /// Forward pass in training mode on `batch`, then, when the loss is finite, backward pass
@@ -100,24 +98,21 @@ trait Engine {
     fn train_batch(
         &mut self,
         batch: Batch,
-        features: usize,
         dropout_rng: &mut ChaCha8Rng,
     ) -> Result<(f64, usize), ModelError>;
-    /// Mean loss and accuracy over a whole split, in eval mode, without gradients.
-    fn evaluate(&mut self, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError>;
+    /// The summed loss and the correct predictions of `batch` in eval mode, without gradients.
+    fn eval_batch(&mut self, batch: Batch) -> Result<(f64, usize), ModelError>;
 }
 
 /// The candle reference: [`Fcn`] with autograd and the tensor optimizers of `optim.rs`.
 struct CandleEngine {
     net: Fcn,
     opt: ReferenceOptimizer,
+    /// Pixels per image, to shape the batches as tensors.
+    features: usize,
 }
 
 impl Engine for CandleEngine {
-    fn has_batch_norm(&self) -> bool {
-        self.net.has_batch_norm()
-    }
-
     fn set_lr(&mut self, lr: f64) {
         self.opt.set_lr(lr);
     }
@@ -125,10 +120,9 @@ impl Engine for CandleEngine {
     fn train_batch(
         &mut self,
         batch: Batch,
-        features: usize,
         dropout_rng: &mut ChaCha8Rng,
     ) -> Result<(f64, usize), ModelError> {
-        let (x, y) = to_tensors(batch, features)?;
+        let (x, y) = to_tensors(batch, self.features)?;
         let logits = self.net.forward(&x, Mode::Train(dropout_rng))?;
         let (loss, c) = loss_and_correct(&logits, &y)?;
         let loss_value = loss.to_scalar::<f32>()? as f64;
@@ -138,19 +132,12 @@ impl Engine for CandleEngine {
         Ok((loss_value, c))
     }
 
-    fn evaluate(&mut self, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError> {
-        let features = splits.features();
-        let (mut loss_sum, mut correct, mut total) = (0.0f64, 0usize, 0usize);
-        for batch in splits.eval_batches(part, EVAL_BATCH) {
-            let n = batch.len();
-            let (x, y) = to_tensors(batch, features)?;
-            let logits = self.net.forward(&x, Mode::<ChaCha8Rng>::Eval)?;
-            let (loss, c) = loss_and_correct(&logits, &y)?;
-            loss_sum += loss.to_scalar::<f32>()? as f64 * n as f64;
-            correct += c;
-            total += n;
-        }
-        Ok(mean_metrics(loss_sum, correct, total))
+    fn eval_batch(&mut self, batch: Batch) -> Result<(f64, usize), ModelError> {
+        let n = batch.len();
+        let (x, y) = to_tensors(batch, self.features)?;
+        let logits = self.net.forward(&x, Mode::<ChaCha8Rng>::Eval)?;
+        let (loss, c) = loss_and_correct(&logits, &y)?;
+        Ok((loss.to_scalar::<f32>()? as f64 * n as f64, c))
     }
 }
 
@@ -161,10 +148,6 @@ struct FusedEngine {
 }
 
 impl Engine for FusedEngine {
-    fn has_batch_norm(&self) -> bool {
-        self.net.has_batch_norm()
-    }
-
     fn set_lr(&mut self, lr: f64) {
         self.opt.set_lr(lr);
     }
@@ -172,7 +155,6 @@ impl Engine for FusedEngine {
     fn train_batch(
         &mut self,
         batch: Batch,
-        _features: usize,
         dropout_rng: &mut ChaCha8Rng,
     ) -> Result<(f64, usize), ModelError> {
         let stats =
@@ -181,16 +163,27 @@ impl Engine for FusedEngine {
         Ok((stats.loss, stats.correct))
     }
 
-    fn evaluate(&mut self, splits: &Splits, part: Part) -> Result<(f64, f64), ModelError> {
-        let (mut loss_sum, mut correct, mut total) = (0.0f64, 0usize, 0usize);
-        for batch in splits.eval_batches(part, EVAL_BATCH) {
-            let stats = self.net.eval_batch(&batch.images, &batch.labels)?;
-            loss_sum += stats.loss_sum;
-            correct += stats.correct;
-            total += batch.len();
-        }
-        Ok(mean_metrics(loss_sum, correct, total))
+    fn eval_batch(&mut self, batch: Batch) -> Result<(f64, usize), ModelError> {
+        let stats = self.net.eval_batch(&batch.images, &batch.labels)?;
+        Ok((stats.loss_sum, stats.correct))
     }
+}
+
+/// Mean loss and accuracy of `engine` over a whole split, in eval mode, without gradients.
+fn evaluate(
+    engine: &mut impl Engine,
+    splits: &Splits,
+    part: Part,
+) -> Result<(f64, f64), ModelError> {
+    let (mut loss_sum, mut correct, mut total) = (0.0f64, 0usize, 0usize);
+    for batch in splits.eval_batches(part, EVAL_BATCH) {
+        let n = batch.len();
+        let (l, c) = engine.eval_batch(batch)?;
+        loss_sum += l;
+        correct += c;
+        total += n;
+    }
+    Ok(mean_metrics(loss_sum, correct, total))
 }
 
 /// `(mean loss, accuracy)`, NaN for an empty split.
@@ -223,7 +216,9 @@ pub fn train(
         &mut rng(seed, STREAM_INIT),
     )?;
     let opt = FusedOptimizer::new(&config.optimizer, &net.parameter_sizes());
-    run(FusedEngine { net, opt }, splits, config, seed, observer)
+    let skip_single = net.has_batch_norm();
+    let engine = FusedEngine { net, opt };
+    run(engine, skip_single, splits, config, seed, observer)
 }
 
 /// [`train`] through candle's autograd ([`Fcn`] and the tensor optimizers of
@@ -243,22 +238,25 @@ pub fn train_reference(
         &mut rng(seed, STREAM_INIT),
     )?;
     let opt = ReferenceOptimizer::new(&config.optimizer, net.parameters())?;
-    run(CandleEngine { net, opt }, splits, config, seed, observer)
+    let skip_single = net.has_batch_norm();
+    let features = splits.features();
+    let engine = CandleEngine { net, opt, features };
+    run(engine, skip_single, splits, config, seed, observer)
 }
 
-/// The training loop shared by both engines.
+/// The training loop shared by both engines; `skip_single`: the network has BatchNorm, which
+/// cannot normalize a batch of one sample.
 fn run(
     mut engine: impl Engine,
+    skip_single: bool,
     splits: &Splits,
     config: &RunConfig,
     seed: u64,
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult, ModelError> {
     let started = Instant::now();
-    let features = splits.features();
     let mut dropout_rng = rng(seed, STREAM_DROPOUT);
     let mut shuffle_rng = rng(seed, STREAM_SHUFFLE);
-    let skip_single = engine.has_batch_norm();
     let mut epochs = Vec::with_capacity(config.train.epochs);
     let mut diverged = false;
 
@@ -275,7 +273,7 @@ fn run(
             if skip_single && n == 1 {
                 continue;
             }
-            let (loss_value, c) = engine.train_batch(batch, features, &mut dropout_rng)?;
+            let (loss_value, c) = engine.train_batch(batch, &mut dropout_rng)?;
             if !loss_value.is_finite() {
                 diverged = true;
                 loss_sum += loss_value;
@@ -289,7 +287,7 @@ fn run(
         }
         let eval_start = Instant::now();
         let (val_loss, val_acc) = if splits.val_len() > 0 {
-            let (l, a) = engine.evaluate(splits, Part::Validation)?;
+            let (l, a) = evaluate(&mut engine, splits, Part::Validation)?;
             (Some(l), Some(a))
         } else {
             (None, None)
@@ -311,7 +309,7 @@ fn run(
             break;
         }
     }
-    let (test_loss, test_acc) = engine.evaluate(splits, Part::Test)?;
+    let (test_loss, test_acc) = evaluate(&mut engine, splits, Part::Test)?;
     Ok(RunResult {
         epochs,
         test_loss,

@@ -4,9 +4,12 @@ use std::iter::once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
-use crate::{clean_sd, finite_min_max, non_degenerate, text_width, Bar, DrawResult, FONT, GREY};
+use crate::{
+    clean_sd, finite_min_max, non_degenerate, text_style, text_width, under_title, Bar, DrawResult,
+    FONT, GREY,
+};
 
 const MIN_WIDTH: u32 = 1000;
 const MIN_HEIGHT: u32 = 600;
@@ -166,10 +169,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let below_title = root
-        .margin(8, 0, 0, 0)
-        .titled(title, (FONT, 24).into_font().color(&BLACK))?;
+    let below_title = under_title(root, title)?;
     let (legend_area, plot_area) = below_title.split_vertically(LEGEND_BAND);
 
     let finite: Vec<&Bar> = bars.iter().filter(|b| b.mean.is_finite()).collect();
@@ -211,18 +211,9 @@ where
         .light_line_style(TRANSPARENT)
         .draw()?;
 
-    let value_style = (FONT, VALUE_FONT)
-        .into_font()
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Center, VPos::Bottom));
-    let sd_style = (FONT, VALUE_FONT - 1.0)
-        .into_font()
-        .color(&GREY)
-        .pos(Pos::new(HPos::Center, VPos::Bottom));
-    let na_style = (FONT, VALUE_FONT)
-        .into_font()
-        .color(&NA)
-        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    let value_style = text_style(VALUE_FONT, &BLACK, HPos::Center, VPos::Bottom);
+    let sd_style = text_style(VALUE_FONT - 1.0, &GREY, HPos::Center, VPos::Bottom);
+    let na_style = text_style(VALUE_FONT, &NA, HPos::Center, VPos::Bottom);
 
     for (i, bar) in bars.iter().enumerate() {
         let x = i as f64;
@@ -270,14 +261,8 @@ where
     }
 
     // Labels under the bars, in pixels on the root area (whose origin is the picture's).
-    let label_style = (FONT, LABEL_FONT)
-        .into_font()
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Center, VPos::Top));
-    let n_style = (FONT, N_FONT)
-        .into_font()
-        .color(&GREY)
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let label_style = text_style(LABEL_FONT, &BLACK, HPos::Center, VPos::Top);
+    let n_style = text_style(N_FONT, &GREY, HPos::Center, VPos::Top);
     for (i, (bar, lines)) in bars.iter().zip(&layout.lines).enumerate() {
         let (cx, base) = chart.backend_coord(&(i as f64 + 0.5, y0));
         let mut y = base + 10;
@@ -293,10 +278,7 @@ where
     }
 
     if bars.is_empty() {
-        let note = (FONT, 16)
-            .into_font()
-            .color(&GREY)
-            .pos(Pos::new(HPos::Center, VPos::Center));
+        let note = text_style(16.0, &GREY, HPos::Center, VPos::Center);
         chart.draw_series(once(Text::new(
             "no configurations to plot",
             (0.5, (y0 + y1) / 2.0),
@@ -316,10 +298,7 @@ where
     DB::ErrorType: 'static,
 {
     let (w, h) = area.dim_in_pixel();
-    let style = (FONT, 14)
-        .into_font()
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
+    let style = text_style(14.0, &BLACK, HPos::Left, VPos::Center);
     let items = [(BASELINE, "baseline"), (BAR, "other configurations")];
     let chip = 14i32;
     let gap = 7i32;

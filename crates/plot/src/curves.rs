@@ -5,11 +5,11 @@ use std::iter::once;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
 use crate::{
-    clean_sd, finite_min_max, non_degenerate, text_width, CurveSeries, DrawResult, FONT, GREY,
-    PALETTE,
+    clean_sd, finite_min_max, non_degenerate, text_style, text_width, under_title, CurveSeries,
+    DrawResult, FONT, GREY, PALETTE,
 };
 
 const WIDTH: u32 = 1000;
@@ -326,11 +326,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
     let (top, legend_area) = root.split_vertically(layout.height - layout.legend_height);
-    let plot_area = top
-        .margin(8, 0, 0, 0)
-        .titled(title, (FONT, 24).into_font().color(&BLACK))?;
+    let plot_area = under_title(&top, title)?;
 
     let loss: Vec<Vec<Segment>> = series
         .iter()
@@ -437,10 +434,7 @@ where
     }
 
     let no_data = loss.iter().chain(&acc).all(|segs| segs.is_empty());
-    let note_style = (FONT, 13)
-        .into_font()
-        .color(&GREY)
-        .pos(Pos::new(HPos::Left, VPos::Top));
+    let note_style = text_style(13.0, &GREY, HPos::Left, VPos::Top);
     let note = if no_data {
         Some("no finite data to plot".to_string())
     } else if clipped {
@@ -479,10 +473,7 @@ where
     DB::ErrorType: 'static,
 {
     let (w, _) = area.dim_in_pixel();
-    let text_style = (FONT, LEGEND_FONT)
-        .into_font()
-        .color(&BLACK)
-        .pos(Pos::new(HPos::Left, VPos::Center));
+    let legend_style = text_style(LEGEND_FONT, &BLACK, HPos::Left, VPos::Center);
     for item in &layout.legend {
         let row_w = layout.row_widths[item.row as usize];
         let left = (w.saturating_sub(row_w) / 2) as i32 + item.x as i32;
@@ -514,7 +505,7 @@ where
         area.draw(&Text::new(
             item.text.clone(),
             (left + sw + SWATCH_GAP as i32, y),
-            text_style.clone(),
+            legend_style.clone(),
         ))?;
     }
     Ok(())

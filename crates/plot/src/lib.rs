@@ -9,11 +9,14 @@
 //! Non-finite values (diverged runs) are skipped, never drawn and never a panic.
 
 use std::error::Error;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontDesc, FontFamily, FontStyle};
 
 mod bars;
@@ -97,6 +100,39 @@ impl ChartError {
     }
 }
 
+/// Draws one chart into `path` as PNG or SVG and evaluates to `Result<(), ChartError>`:
+/// the embedded fonts are registered, then `$draw` (an expression over the drawing area
+/// `$root`) is expanded once per backend, because the drawing code is generic over it; the
+/// area is cleared to white first and presented (written) when drawing succeeded. PNG charts
+/// are drawn into an RGB buffer and encoded by [`write_png`].
+macro_rules! render {
+    ($path:expr, $format:expr, $size:expr, |$root:ident| $draw:expr) => {{
+        let path: &Path = $path;
+        let drawn: DrawResult = ensure_fonts()
+            .map_err(Into::into)
+            .and_then(|()| match $format {
+                Format::Png => {
+                    let mut pixels = vec![0u8; $size.0 as usize * $size.1 as usize * 3];
+                    {
+                        let $root =
+                            BitMapBackend::with_buffer(&mut pixels, $size).into_drawing_area();
+                        clear(&$root)
+                            .and_then(|()| $draw)
+                            .and_then(|()| present(&$root))
+                    }
+                    .and_then(|()| write_png(path, &pixels, $size))
+                }
+                Format::Svg => {
+                    let $root = SVGBackend::new(path, $size).into_drawing_area();
+                    clear(&$root)
+                        .and_then(|()| $draw)
+                        .and_then(|()| present(&$root))
+                }
+            });
+        drawn.map_err(|e| ChartError::new(path, e))
+    }};
+}
+
 /// Learning curves: training loss (solid lines, left y axis) and validation accuracy
 /// (dashed lines, right y axis) per epoch, mean across seeds with a translucent ±SD band,
 /// one colour per series, legend naming each series below the plot; title given.
@@ -110,20 +146,11 @@ pub fn learning_curves(
     title: &str,
     series: &[CurveSeries],
 ) -> Result<(), ChartError> {
-    ensure_fonts().map_err(|e| ChartError::new(path, e))?;
     let layout = curves::Layout::new(series);
     let size = (layout.width, layout.height);
-    let result = match format {
-        Format::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            curves::draw(&root, title, series, &layout).and_then(|()| present(&root))
-        }
-        Format::Svg => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
-            curves::draw(&root, title, series, &layout).and_then(|()| present(&root))
-        }
-    };
-    result.map_err(|e| ChartError::new(path, e))
+    render!(path, format, size, |root| curves::draw(
+        &root, title, series, &layout
+    ))
 }
 
 /// Bar chart of test accuracy per configuration, in the caller's order, with ±SD error
@@ -139,31 +166,71 @@ pub fn accuracy_bars(
     title: &str,
     bars: &[Bar],
 ) -> Result<(), ChartError> {
+    // The layout measures the labels, so the embedded fonts must be registered first (else
+    // the first chart of a process is laid out with the fallback width estimate).
     ensure_fonts().map_err(|e| ChartError::new(path, e))?;
     let layout = bars::Layout::new(bars);
     let size = (layout.width, layout.height);
-    let result = match format {
-        Format::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            bars::draw(&root, title, bars, &layout).and_then(|()| present(&root))
-        }
-        Format::Svg => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
-            bars::draw(&root, title, bars, &layout).and_then(|()| present(&root))
-        }
-    };
-    result.map_err(|e| ChartError::new(path, e))
+    render!(path, format, size, |root| bars::draw(
+        &root, title, bars, &layout
+    ))
 }
 
 /// Error type of the drawing code (plotters errors are generic over the backend).
 type DrawResult = Result<(), Box<dyn Error>>;
 
+/// Fills a chart's whole area with its white background.
+fn clear<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    Ok(())
+}
+
+/// Writes a drawn chart out.
 fn present<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.present()?;
     Ok(())
+}
+
+/// Writes a drawn RGB buffer of `width × height` pixels as the PNG file `path`, encoded as
+/// plotters' own PNG output was (the `image` crate's defaults: fast compression, adaptive
+/// filtering), without pulling in `image` and its other codecs.
+fn write_png(path: &Path, pixels: &[u8], (width, height): (u32, u32)) -> DrawResult {
+    let mut file = BufWriter::new(File::create(path)?);
+    let mut encoder = png::Encoder::new(&mut file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(pixels)?;
+    writer.finish()?;
+    file.flush()?;
+    Ok(())
+}
+
+/// The part of `area` below a chart title (24 px, 8 px from the top), with the title drawn.
+fn under_title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(area
+        .margin(8, 0, 0, 0)
+        .titled(title, (FONT, 24).into_font().color(&BLACK))?)
+}
+
+/// A text style of the chart font: `size` px in `colour`, anchored at (`h`, `v`).
+fn text_style(size: f64, colour: &RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
+    (FONT, size).into_font().color(colour).pos(Pos::new(h, v))
 }
 
 /// The embedded font: DejaVu Sans 2.37 (Bitstream Vera / Arev licence, see `assets/`).

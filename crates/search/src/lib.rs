@@ -5,7 +5,6 @@
 //! aggregated by [`results`] (with [`stats`]) into [`table`]s.
 
 pub mod axes;
-pub mod benchmark;
 mod de;
 pub mod error;
 pub mod expand;

@@ -24,9 +24,6 @@ pub enum RunError {
     /// The dataset could not be split as a configuration asks.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// A benchmark run failed.
-    #[error("benchmark failed: {0}")]
-    Bench(String),
     /// The worker pool could not be built.
     #[error("cannot start {jobs} worker threads: {detail}")]
     Pool {
@@ -178,9 +175,18 @@ pub fn run_sweep(
     // Set when the workers are done (or one failed): ends the heartbeat and the other workers.
     let finished = AtomicBool::new(false);
     let abort = AtomicBool::new(false);
-    let halt = HaltFlag {
-        stop,
-        abort: &abort,
+    let ctx = WorkContext {
+        open,
+        sweep,
+        cache: &cache,
+        worker: &worker,
+        options,
+        halt: HaltFlag {
+            stop,
+            abort: &abort,
+        },
+        observer,
+        report: &report,
     };
 
     std::thread::scope(|scope| {
@@ -188,9 +194,7 @@ pub fn run_sweep(
         pool.scope(|s| {
             for _ in 0..jobs {
                 s.spawn(|_| {
-                    let result = work(
-                        open, sweep, &cache, &worker, options, &halt, observer, &report,
-                    );
+                    let result = ctx.work();
                     if let Err(e) = result {
                         tracing::error!(error = %e, "worker stopped");
                         abort.store(true, Ordering::Relaxed);
@@ -244,74 +248,97 @@ fn heartbeat_loop(open: &OpenStore<'_>, worker: &Worker, every: Duration, finish
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn work(
-    open: &OpenStore<'_>,
-    sweep: &SweepRecord,
-    cache: &SplitCache,
-    worker: &Worker,
-    options: &RunOptions,
-    halt: &HaltFlag<'_>,
-    observer: &dyn SweepObserver,
-    report: &Mutex<RunReport>,
-) -> Result<(), RunError> {
-    let mut store = open()?;
-    while !halt.raised() {
-        let Some(trial) = store.claim(sweep.id, worker, &options.claim)? else {
-            break;
-        };
-        observer.trial_started(&trial);
-        let splits = match cache.get(&trial.run.train) {
-            Ok(s) => s,
-            Err(e) => {
-                let outcome = TrialOutcome::Failed(e.to_string());
-                store.finish(trial.id, worker, &outcome)?;
-                observer.trial_finished(&trial, &outcome);
-                report.lock().expect("report lock").failed += 1;
-                continue;
-            }
-        };
-        let mut recorder = TrialRecorder {
-            store: store.as_mut(),
-            trial: &trial,
+/// What every worker of one run shares.
+struct WorkContext<'a> {
+    /// Opens the worker's own store connection.
+    open: &'a OpenStore<'a>,
+    /// The sweep whose trials are claimed.
+    sweep: &'a SweepRecord,
+    /// Splits shared by the trials that need the same one.
+    cache: &'a SplitCache,
+    /// This process, as the store knows it.
+    worker: &'a Worker,
+    /// How to claim and run.
+    options: &'a RunOptions,
+    /// When to stop claiming.
+    halt: HaltFlag<'a>,
+    /// Told about every claim, epoch and finish.
+    observer: &'a dyn SweepObserver,
+    /// What the workers did, together.
+    report: &'a Mutex<RunReport>,
+}
+
+impl WorkContext<'_> {
+    /// One worker: claims and trains trials until none is left or the halt flag is raised.
+    fn work(&self) -> Result<(), RunError> {
+        let WorkContext {
+            open,
+            sweep,
+            cache,
             worker,
-            stop: halt.stop,
+            options,
+            ref halt,
             observer,
-            store_error: None,
-        };
-        let result = fcnsweep_model::train(&splits, &trial.run, trial.seed, &mut recorder);
-        if let Some(e) = recorder.store_error.take() {
-            if matches!(e, StoreError::LostClaim(_)) {
-                tracing::warn!(trial = trial.id, "claim lost to another worker; moving on");
-                continue;
-            }
-            // Leave the trial for a later resume rather than half-recorded.
-            let _ = store.release(trial.id, worker);
-            return Err(e.into());
-        }
-        let outcome = match result {
-            Ok(r) => TrialOutcome::Finished(r),
-            Err(ModelError::Interrupted) => {
-                store.release(trial.id, worker)?;
-                report.lock().expect("report lock").released += 1;
+            report,
+        } = *self;
+        let mut store = open()?;
+        while !halt.raised() {
+            let Some(trial) = store.claim(sweep.id, worker, &options.claim)? else {
                 break;
+            };
+            observer.trial_started(&trial);
+            let splits = match cache.get(&trial.run.train) {
+                Ok(s) => s,
+                Err(e) => {
+                    let outcome = TrialOutcome::Failed(e.to_string());
+                    store.finish(trial.id, worker, &outcome)?;
+                    observer.trial_finished(&trial, &outcome);
+                    report.lock().expect("report lock").failed += 1;
+                    continue;
+                }
+            };
+            let mut recorder = TrialRecorder {
+                store: store.as_mut(),
+                trial: &trial,
+                worker,
+                stop: halt.stop,
+                observer,
+                store_error: None,
+            };
+            let result = fcnsweep_model::train(&splits, &trial.run, trial.seed, &mut recorder);
+            if let Some(e) = recorder.store_error.take() {
+                if matches!(e, StoreError::LostClaim(_)) {
+                    tracing::warn!(trial = trial.id, "claim lost to another worker; moving on");
+                    continue;
+                }
+                // Leave the trial for a later resume rather than half-recorded.
+                let _ = store.release(trial.id, worker);
+                return Err(e.into());
             }
-            Err(e) => TrialOutcome::Failed(e.to_string()),
-        };
-        match store.finish(trial.id, worker, &outcome) {
-            Ok(()) => {}
-            Err(StoreError::LostClaim(id)) => {
-                tracing::warn!(trial = id, "claim lost before finishing; result dropped");
-                continue;
+            let outcome = match result {
+                Ok(r) => TrialOutcome::Finished(r),
+                Err(ModelError::Interrupted) => {
+                    store.release(trial.id, worker)?;
+                    report.lock().expect("report lock").released += 1;
+                    break;
+                }
+                Err(e) => TrialOutcome::Failed(e.to_string()),
+            };
+            match store.finish(trial.id, worker, &outcome) {
+                Ok(()) => {}
+                Err(StoreError::LostClaim(id)) => {
+                    tracing::warn!(trial = id, "claim lost before finishing; result dropped");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+            observer.trial_finished(&trial, &outcome);
+            let mut r = report.lock().expect("report lock");
+            match outcome {
+                TrialOutcome::Finished(_) => r.finished += 1,
+                TrialOutcome::Failed(_) => r.failed += 1,
+            }
         }
-        observer.trial_finished(&trial, &outcome);
-        let mut r = report.lock().expect("report lock");
-        match outcome {
-            TrialOutcome::Finished(_) => r.finished += 1,
-            TrialOutcome::Failed(_) => r.failed += 1,
-        }
+        Ok(())
     }
-    Ok(())
 }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use fcnsweep_baselines::{fit_and_score, ClassicalMethod};
 use fcnsweep_data::{resolve_data_dir, Dataset, SplitOptions, Splits};
-use fcnsweep_model::classical::{fit_and_score, ClassicalMethod};
 use fcnsweep_search::store::BaselineRecord;
 use fcnsweep_search::SqliteStore;
 

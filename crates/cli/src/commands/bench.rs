@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use fcnsweep_data::{resolve_data_dir, DatasetName};
-use fcnsweep_search::benchmark::{bench_epochs, bench_sweep};
 use fcnsweep_search::table::{Cell, Format, Table};
 
+use crate::bench::{bench_epochs, bench_sweep};
 use crate::cli::DataDirArg;
 use crate::commands::sweep::single_threaded_trials;
 

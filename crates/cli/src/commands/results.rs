@@ -1,25 +1,39 @@
-//! `fcnsweep results show|best|trials|epochs`.
+//! `fcnsweep results show|best|trials|epochs|import|compare`.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use fcnsweep_search::external::{compare, compare_table, parse_jsonl};
-
 use fcnsweep_search::results::{
     append_baselines, config_table, epoch_summaries, epochs_table, resolve_config, sort, summarize,
-    trials_table, SortKey,
+    trials_table, ConfigResult, SortKey,
 };
-use fcnsweep_search::store::Store;
+use fcnsweep_search::store::{Store, SweepRecord};
 use fcnsweep_search::table::{Cell, Format, Table};
 use fcnsweep_search::{axis_values, SqliteStore};
 
 use crate::cli::{DbArg, ResultsCommand};
 
-fn open(db: &DbArg) -> anyhow::Result<SqliteStore> {
-    Ok(SqliteStore::open_existing(&SqliteStore::resolve_path(
-        db.db.as_deref(),
-    ))?)
+/// Opens the existing result database of `--db` (or its default) and reads the sweep `name`.
+fn open_sweep(db: &DbArg, name: &str) -> anyhow::Result<(SqliteStore, SweepRecord)> {
+    let mut store = SqliteStore::open_existing(&SqliteStore::resolve_path(db.db.as_deref()))?;
+    let sweep = store.sweep(name)?;
+    Ok((store, sweep))
+}
+
+/// The per-configuration results of `sweep`: all of them, in stored order (the baseline
+/// comparisons need every row), and a copy sorted by `key`.
+fn summaries(
+    store: &mut SqliteStore,
+    sweep: &SweepRecord,
+    key: &SortKey,
+) -> anyhow::Result<(Vec<ConfigResult>, Vec<ConfigResult>)> {
+    let trials = store.trials(sweep.id)?;
+    let all = summarize(sweep, &trials);
+    let mut rows = all.clone();
+    sort(&mut rows, key);
+    Ok((all, rows))
 }
 
 /// Runs a `results` subcommand.
@@ -32,12 +46,8 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             format,
             db,
         } => {
-            let mut store = open(&db)?;
-            let sweep = store.sweep(&name)?;
-            let trials = store.trials(sweep.id)?;
-            let all = summarize(&sweep, &trials);
-            let mut rows = all.clone();
-            sort(&mut rows, &key);
+            let (mut store, sweep) = open_sweep(&db, &name)?;
+            let (all, mut rows) = summaries(&mut store, &sweep, &key)?;
             rows.truncate(top.unwrap_or(usize::MAX));
             let mut table = config_table(&rows, &all, format.format);
             append_baselines(&mut table, &store.baselines(sweep.dataset.name())?);
@@ -47,12 +57,8 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             }
         }
         ResultsCommand::Best { name, format, db } => {
-            let mut store = open(&db)?;
-            let sweep = store.sweep(&name)?;
-            let trials = store.trials(sweep.id)?;
-            let all = summarize(&sweep, &trials);
-            let mut rows = all.clone();
-            sort(&mut rows, &SortKey::Test);
+            let (mut store, sweep) = open_sweep(&db, &name)?;
+            let (all, rows) = summaries(&mut store, &sweep, &SortKey::Test)?;
             let Some(best) = rows.first().filter(|r| r.test.is_some()) else {
                 anyhow::bail!("sweep '{name}' has no finished trials yet");
             };
@@ -85,8 +91,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             format,
             db,
         } => {
-            let mut store = open(&db)?;
-            let sweep = store.sweep(&name)?;
+            let (mut store, sweep) = open_sweep(&db, &name)?;
             let hash = config
                 .map(|c| resolve_config(&sweep, &c).map(|c| c.hash.clone()))
                 .transpose()?;
@@ -117,8 +122,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             format,
             db,
         } => {
-            let mut store = open(&db)?;
-            let sweep = store.sweep(&name)?;
+            let (mut store, sweep) = open_sweep(&db, &name)?;
             let external = store.external_trials(&other)?;
             if external.is_empty() {
                 let known = store.external_sources()?;
@@ -145,8 +149,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             format,
             db,
         } => {
-            let mut store = open(&db)?;
-            let sweep = store.sweep(&name)?;
+            let (mut store, sweep) = open_sweep(&db, &name)?;
             let hash = resolve_config(&sweep, &config)?.hash.clone();
             let epochs = store.epochs(sweep.id, &hash)?;
             let rows = epoch_summaries(&epochs);

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: tiny IDX datasets and a minimal HTTP server.
+//! Helpers shared by the fetch tests: folder listings and a minimal HTTP server (the tiny
+//! IDX datasets come from `fcnsweep-testkit`).
 
 #![allow(dead_code)]
 
@@ -10,72 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use fcnsweep_data::idx::{write_images, write_labels};
-use fcnsweep_data::{IdxImages, IdxLabels};
-
-/// Stems of the four files, in registry order.
-pub const STEMS: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
-
-/// Naming style of files written by [`write_dataset`].
-#[derive(Clone, Copy)]
-pub enum Naming {
-    /// `train-images-idx3-ubyte`
-    Dashed,
-    /// `train-images.idx3-ubyte`
-    Dotted,
-}
-
-/// File name of `stem` in the given style, with `.gz` when `gzip`.
-pub fn file_name(stem: &str, naming: Naming, gzip: bool) -> String {
-    let base = match naming {
-        Naming::Dashed => stem.to_string(),
-        Naming::Dotted => stem.replacen("-idx", ".idx", 1),
-    };
-    if gzip {
-        format!("{base}.gz")
-    } else {
-        base
-    }
-}
-
-/// `count` 28x28 images whose first two pixels encode the image index (`i % 256`, `i / 256`),
-/// the rest a fixed pattern, and labels `(i + offset) % 10`.
-pub fn tiny_part(count: usize, offset: usize) -> (IdxImages, IdxLabels) {
-    let mut pixels = Vec::with_capacity(count * 784);
-    for i in 0..count {
-        pixels.push((i % 256) as u8);
-        pixels.push((i / 256) as u8);
-        pixels.extend((2..784).map(|p| ((p * 7 + i * 13) % 256) as u8));
-    }
-    let images = IdxImages {
-        count,
-        rows: 28,
-        cols: 28,
-        pixels,
-    };
-    let labels = IdxLabels {
-        labels: (0..count).map(|i| ((i + offset) % 10) as u8).collect(),
-    };
-    (images, labels)
-}
-
-/// Writes a tiny dataset (train and test parts) into `dir`.
-pub fn write_dataset(dir: &Path, train: usize, test: usize, naming: Naming, gzip: bool) {
-    std::fs::create_dir_all(dir).unwrap();
-    let (train_images, train_labels) = tiny_part(train, 0);
-    let (test_images, test_labels) = tiny_part(test, 3);
-    let path = |stem: &str| dir.join(file_name(stem, naming, gzip));
-    write_images(&path(STEMS[0]), &train_images, gzip).unwrap();
-    write_labels(&path(STEMS[1]), &train_labels, gzip).unwrap();
-    write_images(&path(STEMS[2]), &test_images, gzip).unwrap();
-    write_labels(&path(STEMS[3]), &test_labels, gzip).unwrap();
-}
 
 /// Names of the entries of a folder, sorted.
 pub fn dir_entries(dir: &Path) -> Vec<String> {

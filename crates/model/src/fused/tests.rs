@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use candle_core::{backprop::GradStore, Device, Tensor, Var};
-use fcnsweep_data::{Dataset, DatasetName, SplitOptions, Splits};
+use fcnsweep_data::{Dataset, Splits};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::config::{Init, LrSchedule, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
+use crate::config::{
+    Init, LrSchedule, ModelConfig, Norm, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig,
+};
 use crate::fcn::{loss_and_correct, Fcn, Mode};
 use crate::optim::ReferenceOptimizer;
 use crate::train::{train, train_reference, NoObserver, RunResult};
@@ -289,39 +291,18 @@ fn synthetic(train: usize, test: usize) -> Arc<Dataset> {
     let protos: Vec<Vec<f32>> = (0..10)
         .map(|_| (0..784).map(|_| f32::from(rng.random::<bool>())).collect())
         .collect();
-    let mut sample = |count: usize| {
-        let mut images = Vec::with_capacity(count * 784);
-        let mut labels = Vec::with_capacity(count);
-        for _ in 0..count {
-            let c = rng.random_range(0..10usize);
-            for &p in &protos[c] {
-                let v: f32 = 0.7 * p + 0.3 * rng.random::<f32>();
-                images.push(v);
-            }
-            labels.push(c as u8);
+    fcnsweep_testkit::synthetic::dataset(train, test, |_, images| {
+        let c = rng.random_range(0..10usize);
+        for &p in &protos[c] {
+            let v: f32 = 0.7 * p + 0.3 * rng.random::<f32>();
+            images.push(v);
         }
-        (images, labels)
-    };
-    let (train_images, train_labels) = sample(train);
-    let (test_images, test_labels) = sample(test);
-    Arc::new(Dataset {
-        name: DatasetName::Mnist,
-        rows: 28,
-        cols: 28,
-        train_images,
-        train_labels,
-        test_images,
-        test_labels,
+        c as u8
     })
 }
 
 fn synthetic_splits() -> Splits {
-    let opts = SplitOptions {
-        validation: 200,
-        split_seed: 3,
-        ..Default::default()
-    };
-    Splits::new(synthetic(1100, 250), &opts).unwrap()
+    fcnsweep_testkit::synthetic::splits(synthetic(1100, 250), 200, 3)
 }
 
 fn run_config(model: ModelConfig, optimizer: OptimizerConfig, batch: usize) -> RunConfig {
