@@ -12,7 +12,8 @@ Options: --db FILE (fcnsweep's SQLite database; default $FCNSWEEP_DB, else db/fc
 --sweep NAME, --seeds N (seeds 0..N-1, default 5, at least 3), --threads N (torch.set_num_threads,
 default 1), --data-dir DIR (default $FCNSWEEP_DATA, else ../shared/data; the IDX files are read
 from DIR/<dataset>/), --dataset NAME (optional: must equal the sweep's dataset), --out FILE.jsonl,
---report (print the comparison only, train nothing), --format table|markdown.
+--report (print the comparison only, train nothing), --format table|markdown, --shard K/N (train
+only every N-th run of the to-do list from the K-th: N processes on N cores share one --out file).
 
 The configurations are read from the database (tables sweeps, sweep_configs, configs; `params` is
 the canonical JSON of crates/model/src/config.rs RunConfig: {model, optimizer, train}), so the
@@ -335,9 +336,13 @@ def read_results(path):
         with open(path, "r+b") as f:
             f.truncate(cut)
         raw = raw[:cut]
+    seen = set()
     for line in raw.decode().splitlines():
         if line.strip():
-            results.append(json.loads(line))
+            r = json.loads(line)
+            if (r["config_hash"], r["seed"]) not in seen:  # first record of a pair wins
+                seen.add((r["config_hash"], r["seed"]))
+                results.append(r)
     return results
 
 
@@ -401,7 +406,15 @@ def main():
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--report", action="store_true", help="print the comparison, train nothing")
     p.add_argument("--format", choices=["table", "markdown"], default="table")
+    p.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="train only the runs whose index in the to-do list is K modulo N, so N "
+                        "processes can share one --out file (default 0/1: every run)")
     args = p.parse_args()
+    try:
+        shard, shards = (int(v) for v in args.shard.split("/"))
+        assert 0 <= shard < shards
+    except (ValueError, AssertionError):
+        raise SystemExit(f"--shard {args.shard}: expected K/N with 0 <= K < N")
     if args.seeds < 3:
         raise SystemExit("--seeds must be at least 3 (a spread needs several seeds)")
     out = args.out or Path(f"torch-{args.sweep}.jsonl")
@@ -421,6 +434,7 @@ def main():
     done = read_results(out)
     have = {(r["config_hash"], r["seed"]) for r in done}
     todo = [(s, h, params) for s in seeds for h, params, _ in configs if (h, s) not in have]
+    todo = todo[shard::shards]
     log(f"sweep {args.sweep} on {dataset}: {len(configs)} configurations x {len(seeds)} seeds, "
         f"{len(todo)} runs to do ({framework}, {torch.get_num_threads()} threads)")
 
@@ -428,26 +442,30 @@ def main():
         data = ref.load_dataset(args.data_dir, dataset)
         splits = {}
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "a") as f:
+        # One os.write per record on an O_APPEND descriptor: lines of processes sharing the
+        # file (--shard) do not interleave.
+        fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
             for i, (seed, h, params) in enumerate(todo, 1):
                 key = json.dumps(params["train"], sort_keys=True)
                 if key not in splits:
                     splits[key] = make_split(data, params["train"])
                 result = run_one(params, splits[key], seed)
                 record = {"config_hash": h, "seed": seed, **result, "framework": framework}
-                f.write(json.dumps(nan_to_none(record)) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+                os.write(fd, (json.dumps(nan_to_none(record)) + "\n").encode())
+                os.fsync(fd)
                 done.append(record)
                 per_epoch = result["seconds"] / max(1, len(result["epochs"]))
                 log(f"[{i}/{len(todo)}] {h[:10]} seed {seed}: test {result['test_acc']:.4f}"
                     f"{' (diverged)' if result['diverged'] else ''}, {result['seconds']:.0f} s "
                     f"({per_epoch:.1f} s/epoch)")
+        finally:
+            os.close(fd)
 
     fcn = fcnsweep_results(con, args.sweep)
     print(f"{args.sweep} ({dataset}): test accuracy, PyTorch ({framework}) vs fcnsweep, "
           f"mean ± sample SD over seeds; Welch's two-sided p")
-    print(report(configs, done, fcn, args.format, set(seeds)))
+    print(report(configs, read_results(out), fcn, args.format, set(seeds)))
 
 
 if __name__ == "__main__":
