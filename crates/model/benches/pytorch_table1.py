@@ -13,7 +13,9 @@ Options: --db FILE (fcnsweep's SQLite database; default $FCNSWEEP_DB, else db/fc
 default 1), --data-dir DIR (default $FCNSWEEP_DATA, else ../shared/data; the IDX files are read
 from DIR/<dataset>/), --dataset NAME (optional: must equal the sweep's dataset), --out FILE.jsonl,
 --report (print the comparison only, train nothing), --format table|markdown, --shard K/N (train
-only every N-th run of the to-do list from the K-th: N processes on N cores share one --out file).
+only every N-th run of the to-do list from the K-th: N processes on N cores share one --out file),
+--config HASH (only the configurations whose hash starts with HASH; repeatable), --split
+numpy|fcnsweep (see below).
 
 The configurations are read from the database (tables sweeps, sweep_configs, configs; `params` is
 the canonical JSON of crates/model/src/config.rs RunConfig: {model, optimizer, train}), so the
@@ -34,8 +36,9 @@ What is matched to fcnsweep (crates/model/src/train.rs, fused/, crates/data/src/
   scalar mean and population SD when the config says so); the 60,000 training images split
   into `validation` held-out images (the first ones of a permutation seeded by `split_seed`) and
   the rest for training (`train_subset` keeps the first N of those); test on the official
-  10,000. The permutation is numpy's RandomState(split_seed), not fcnsweep's ChaCha8, so the
-  split has the same sizes but not the same images.
+  10,000. By default (--split numpy) the permutation is numpy's RandomState(split_seed): the
+  same sizes, other images. --split fcnsweep uses fcnsweep's own ChaCha8 permutation
+  (fcnsweep_split.py): the same images.
 * Network: Linear -> [BatchNorm1d(eps 1e-5, momentum 0.1)] -> ReLU -> [Dropout(p)] per hidden
   layer, Linear to 10 logits, mean cross-entropy (pytorch_reference.build); initializers as
   init.rs, biases left at nn.Linear's default.
@@ -75,6 +78,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fcnsweep_split  # noqa: E402
 import pytorch_reference as ref  # noqa: E402  (also imports torch)
 
 import torch  # noqa: E402
@@ -247,12 +251,16 @@ def describe(params, base):
 # Training
 
 
-def make_split(data, train_cfg):
+def make_split(data, train_cfg, method="numpy"):
     """Training, validation and test tensors of one configuration (see the module doc)."""
     x, y, xtest, ytest = data
     validation = train_cfg["validation"]
-    order = np.random.RandomState(train_cfg["split_seed"]).permutation(x.shape[0])
-    val, train = order[:validation], order[validation:]
+    if method == "fcnsweep":
+        train, val = (np.array(a, dtype=np.int64) for a in fcnsweep_split.split_indices(
+            x.shape[0], validation, train_cfg["split_seed"]))
+    else:
+        order = np.random.RandomState(train_cfg["split_seed"]).permutation(x.shape[0])
+        val, train = order[:validation], order[validation:]
     if train_cfg.get("train_subset") is not None:
         train = train[:train_cfg["train_subset"]]
     xt, xv, xs = x[train], x[val], xtest
@@ -406,6 +414,12 @@ def main():
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--report", action="store_true", help="print the comparison, train nothing")
     p.add_argument("--format", choices=["table", "markdown"], default="table")
+    p.add_argument("--split", choices=["numpy", "fcnsweep"], default="numpy",
+                   help="numpy: a RandomState(split_seed) permutation (same sizes, other images); "
+                        "fcnsweep: fcnsweep's own ChaCha8 permutation (fcnsweep_split.py), the "
+                        "same images")
+    p.add_argument("--config", action="append", default=[], metavar="HASH",
+                   help="only the configurations whose hash starts with HASH (repeatable)")
     p.add_argument("--shard", default="0/1", metavar="K/N",
                    help="train only the runs whose index in the to-do list is K modulo N, so N "
                         "processes can share one --out file (default 0/1: every run)")
@@ -428,6 +442,10 @@ def main():
 
     con = connect(args.db)
     dataset, configs, _ = sweep_configs(con, args.sweep)
+    if args.config:
+        configs = [c for c in configs if any(c[0].startswith(h) for h in args.config)]
+        if not configs:
+            raise SystemExit(f"no configuration of {args.sweep} matches {args.config}")
     if args.dataset is not None and args.dataset != dataset:
         raise SystemExit(f"sweep {args.sweep} is on {dataset}, not {args.dataset}")
     seeds = list(range(args.seeds))
@@ -449,9 +467,10 @@ def main():
             for i, (seed, h, params) in enumerate(todo, 1):
                 key = json.dumps(params["train"], sort_keys=True)
                 if key not in splits:
-                    splits[key] = make_split(data, params["train"])
+                    splits[key] = make_split(data, params["train"], args.split)
                 result = run_one(params, splits[key], seed)
-                record = {"config_hash": h, "seed": seed, **result, "framework": framework}
+                record = {"config_hash": h, "seed": seed, **result, "framework": framework,
+                          "split": args.split}
                 os.write(fd, (json.dumps(nan_to_none(record)) + "\n").encode())
                 os.fsync(fd)
                 done.append(record)
