@@ -36,6 +36,7 @@ What it measures mirrors crates/search/src/benchmark.rs:
 import argparse
 import gzip
 import json
+import math
 import os
 import resource
 import statistics
@@ -71,15 +72,21 @@ def read_idx(path):
     return data.reshape(shape)
 
 
+def load_dataset(data_dir, name="fashion-mnist"):
+    """(train images, train labels, test images, test labels) of DIR/NAME/*.gz: pixels / 255 as
+    float32 rows of 784, labels int64."""
+    folder = Path(data_dir) / name
+    images = lambda f: (lambda a: a.reshape(a.shape[0], -1).astype(np.float32)
+                        / np.float32(255.0))(read_idx(folder / f))
+    labels = lambda f: read_idx(folder / f).astype(np.int64)
+    return (images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz"),
+            images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz"))
+
+
 def load_fashion(data_dir):
-    folder = Path(data_dir) / "fashion-mnist"
-    images = read_idx(folder / "train-images-idx3-ubyte.gz")
-    labels = read_idx(folder / "train-labels-idx1-ubyte.gz")
     # The test files are decoded too (as `fcnsweep bench` does), though not used.
-    read_idx(folder / "t10k-images-idx3-ubyte.gz")
-    read_idx(folder / "t10k-labels-idx1-ubyte.gz")
-    x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)
-    return x, labels.astype(np.int64)
+    x, y, _, _ = load_dataset(data_dir, "fashion-mnist")
+    return x, y
 
 
 def split(x, y, train_subset):
@@ -103,25 +110,40 @@ def bench_configs():
     ]
 
 
-def build(inputs, hidden, dropout, he_uniform, batch_norm):
+def build(inputs, hidden, dropout, init="default", batch_norm=False, init_std=0.1):
+    """Linear -> [BatchNorm1d] -> ReLU -> [Dropout] per hidden layer, then Linear to 10 logits.
+
+    `init` names the weight initializer of every linear layer as crates/model/src/init.rs:
+    default (nn.Linear's own U(+-1/sqrt(fan_in))), normal (N(0, init_std^2)), xavier_normal,
+    xavier_uniform, he_uniform / he_normal (kaiming_*_ with a=0, fan_in, ReLU gain sqrt 2).
+    Biases keep nn.Linear's U(+-1/sqrt(fan_in)) whatever the initializer, as init.rs.
+    """
     layers = []
     width = inputs
     for h in hidden:
         layers.append(nn.Linear(width, h))
         if batch_norm:
-            layers.append(nn.BatchNorm1d(h))
+            layers.append(nn.BatchNorm1d(h))  # eps 1e-5, momentum 0.1: as fused/mod.rs
         layers.append(nn.ReLU())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = h
     layers.append(nn.Linear(width, CLASSES))
     net = nn.Sequential(*layers)
-    if he_uniform:
-        # kaiming_uniform_ defaults (a=0, fan_in, leaky_relu gain sqrt 2): U(+-sqrt(6/fan_in)),
-        # every layer's weights; biases keep nn.Linear's U(+-1/sqrt(fan_in)), as init.rs.
+    initializers = {
+        "default": None,
+        "normal": lambda w: nn.init.normal_(w, 0.0, init_std),
+        "xavier_normal": nn.init.xavier_normal_,
+        "xavier_uniform": nn.init.xavier_uniform_,
+        "he_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+        "he_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    }
+    if init not in initializers:
+        raise ValueError(f"unknown init {init!r}")
+    if initializers[init] is not None:
         for m in net.modules():
             if isinstance(m, nn.Linear):
-                nn.init.kaiming_uniform_(m.weight)
+                initializers[init](m.weight)
     return net
 
 
@@ -160,6 +182,42 @@ def peak_rss_mb():
     return rss / 1e6 if sys.platform == "darwin" else rss * 1024 / 1e6
 
 
+def train_epoch(net, opt, loss_fn, xt, yt, batch, batch_norm, shuffle):
+    """One training epoch as the loop of crates/model/src/train.rs.
+
+    Shuffled mini-batches sliced from preloaded tensors with an index tensor (every image once,
+    the last batch smaller; a 1-image tail is skipped under batch norm, which cannot normalize
+    one sample). The loss is read per batch (loss.item()); a batch whose loss is not finite
+    gets no update, counts in the loss mean and ends the epoch, and the run is diverged.
+    Returns {train_loss: mean of the batch losses, train_acc: correct / images trained on,
+    diverged}.
+    """
+    net.train()
+    n = xt.shape[0]
+    order = torch.randperm(n, generator=shuffle)
+    loss_sum, batches, correct, seen, diverged = 0.0, 0, 0, 0, False
+    for i in range(0, n, batch):
+        idx = order[i:i + batch]
+        if batch_norm and idx.numel() == 1:
+            continue  # BatchNorm1d cannot train on one sample; the Rust loop skips it too
+        xb, yb = xt[idx], yt[idx]
+        logits = net(xb)
+        loss = loss_fn(logits, yb)
+        value = loss.item()
+        loss_sum += value
+        batches += 1
+        if not math.isfinite(value):
+            diverged = True
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        correct += (logits.detach().argmax(1) == yb).sum().item()
+        seen += idx.numel()
+    return {"train_loss": loss_sum / max(batches, 1), "train_acc": correct / max(seen, 1),
+            "diverged": diverged}
+
+
 def evaluate(net, x, y, loss_fn):
     net.eval()
     loss_sum, correct = 0.0, 0
@@ -176,7 +234,8 @@ def run_config(cfg, data, epochs, seed=0):
     name, hidden, opt_name, lr, dropout, he_uniform, batch_norm, batch = cfg
     xt, yt, xv, yv = data
     torch.manual_seed(seed)
-    net = build(xt.shape[1], hidden, dropout, he_uniform, batch_norm)
+    net = build(xt.shape[1], hidden, dropout, "he_uniform" if he_uniform else "default",
+                batch_norm)
     if opt_name == "sgd":
         opt = torch.optim.SGD(net.parameters(), lr=lr)
     else:
@@ -187,22 +246,7 @@ def run_config(cfg, data, epochs, seed=0):
     epoch_s, eval_s, val_acc = [], [], float("nan")
     for _ in range(epochs):
         start = time.perf_counter()
-        net.train()
-        order = torch.randperm(n, generator=shuffle)
-        loss_sum, batches, correct = 0.0, 0, 0
-        for i in range(0, n, batch):
-            idx = order[i:i + batch]
-            if batch_norm and idx.numel() == 1:
-                continue  # BatchNorm1d cannot train on one sample; the Rust loop skips it too
-            xb, yb = xt[idx], yt[idx]
-            logits = net(xb)
-            loss = loss_fn(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item()
-            correct += (logits.detach().argmax(1) == yb).sum().item()
-            batches += 1
+        train_epoch(net, opt, loss_fn, xt, yt, batch, batch_norm, shuffle)
         eval_start = time.perf_counter()
         _, val_acc = evaluate(net, xv, yv, loss_fn)
         end = time.perf_counter()
