@@ -148,10 +148,6 @@ struct FusedEngine {
 }
 
 impl Engine for FusedEngine {
-    fn set_lr(&mut self, lr: f64) {
-        self.opt.set_lr(lr);
-    }
-
     fn train_batch(
         &mut self,
         batch: Batch,
@@ -166,6 +162,10 @@ impl Engine for FusedEngine {
     fn eval_batch(&mut self, batch: Batch) -> Result<(f64, usize), ModelError> {
         let stats = self.net.eval_batch(&batch.images, &batch.labels)?;
         Ok((stats.loss_sum, stats.correct))
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.opt.set_lr(lr);
     }
 }
 
@@ -206,8 +206,8 @@ pub fn train(
     seed: u64,
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult, ModelError> {
-    config.validate()?;
     let _flush = FlushDenormals::new();
+    config.validate()?;
     let net = FusedFcn::new(
         &config.model,
         splits.features(),

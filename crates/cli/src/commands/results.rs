@@ -22,6 +22,19 @@ fn open_sweep(db: &DbArg, name: &str) -> anyhow::Result<(SqliteStore, SweepRecor
     Ok((store, sweep))
 }
 
+/// [`open_sweep`], and the full hash of the configuration `prefix` names in it, if given.
+fn open_config(
+    db: &DbArg,
+    name: &str,
+    prefix: Option<&str>,
+) -> anyhow::Result<(SqliteStore, SweepRecord, Option<String>)> {
+    let (store, sweep) = open_sweep(db, name)?;
+    let hash = prefix
+        .map(|p| resolve_config(&sweep, p).map(|c| c.hash.clone()))
+        .transpose()?;
+    Ok((store, sweep, hash))
+}
+
 /// The per-configuration results of `sweep`: all of them, in stored order (the baseline
 /// comparisons need every row), and a copy sorted by `key`.
 fn summaries(
@@ -91,10 +104,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             format,
             db,
         } => {
-            let (mut store, sweep) = open_sweep(&db, &name)?;
-            let hash = config
-                .map(|c| resolve_config(&sweep, &c).map(|c| c.hash.clone()))
-                .transpose()?;
+            let (mut store, sweep, hash) = open_config(&db, &name, config.as_deref())?;
             let trials = store.trials(sweep.id)?;
             let selected: Vec<_> = trials
                 .iter()
@@ -149,8 +159,8 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             format,
             db,
         } => {
-            let (mut store, sweep) = open_sweep(&db, &name)?;
-            let hash = resolve_config(&sweep, &config)?.hash.clone();
+            let (mut store, sweep, hash) = open_config(&db, &name, Some(&config))?;
+            let hash = hash.expect("a configuration was given");
             let epochs = store.epochs(sweep.id, &hash)?;
             let rows = epoch_summaries(&epochs);
             print!(
