@@ -104,7 +104,7 @@ trait Engine {
     fn eval_batch(&mut self, batch: Batch) -> Result<(f64, usize), ModelError>;
 }
 
-/// The candle reference: [`Fcn`] with autograd and the tensor optimizers of `optim.rs`.
+/// The candle reference: [`Fcn`] with autograd and the tensor updates of [`ReferenceOptimizer`].
 struct CandleEngine {
     net: Fcn,
     opt: ReferenceOptimizer,

@@ -15,7 +15,7 @@ pub(super) fn relu(x: f32) -> f32 {
 }
 
 /// Stores a gradient, or with `Some(lr)` applies plain SGD to the parameter instead
-/// (`θ − g·lr`, as `optim.rs`).
+/// (`θ − g·lr`, as `optim/sgd.rs`).
 #[inline(always)]
 pub(super) fn store_grad(target: &mut f32, grad: f32, sgd_lr: Option<f32>) {
     match sgd_lr {
