@@ -69,3 +69,58 @@ fn train_real_fashion_reaches_70_percent_and_is_deterministic() {
     assert_eq!(last["diverged"], false, "{last}");
     assert_eq!(a, b, "two runs with --seed 1 differ");
 }
+
+#[test]
+fn the_new_optimizers_train_from_their_flags() {
+    let Some(data) = real_data("train_new_optimizers") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    for (flags, floor) in [
+        (&["--optimizer", "adamw", "--lr", "0.001"][..], 0.70),
+        (
+            &[
+                "--optimizer",
+                "adagrad",
+                "--lr",
+                "0.05",
+                "--lr-decay",
+                "0.001",
+            ][..],
+            0.70,
+        ),
+    ] {
+        let mut args = vec![
+            "train",
+            "--train-subset",
+            "5000",
+            "--epochs",
+            "2",
+            "--json",
+            "--data-dir",
+            s(&data),
+        ];
+        args.extend_from_slice(flags);
+        let out = common::run_env(dir.path(), &args, &[("RAYON_NUM_THREADS", "1")]).ok();
+        let last: Value =
+            serde_json::from_str(out.stdout.lines().last().expect("a final line")).expect("JSON");
+        let acc = last["test_acc"].as_f64().expect("test_acc");
+        assert!(acc >= floor, "{flags:?}: test_acc {acc} < {floor}: {last}");
+    }
+    // A hyper-parameter the optimizer does not read is refused, naming the ones it does.
+    common::run(
+        dir.path(),
+        &[
+            "train",
+            "--optimizer",
+            "adagrad",
+            "--beta1",
+            "0.8",
+            "--data-dir",
+            s(&data),
+        ],
+    )
+    .code(1)
+    .stderr_has(&["adagrad has no hyper-parameter beta1", "lr_decay"]);
+}
