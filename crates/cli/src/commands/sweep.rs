@@ -13,6 +13,7 @@ use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use fcnsweep_search::runner::{run_sweep, RunOptions, SweepObserver};
+use fcnsweep_search::store::filesystem::network_file_system;
 use fcnsweep_search::store::{
     ClaimOptions, ClaimedTrial, RegisterOptions, Registered, StatusCounts, Store, TrialOutcome,
 };
@@ -42,6 +43,7 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             // Likewise the database's identity, then the data: a refused database or a missing
             // or damaged dataset fails before anything is written.
             let db = SqliteStore::resolve_path(run.db.db.as_deref());
+            warn_network_fs(&db);
             let register = RegisterOptions { extend, no_reuse };
             SqliteStore::preflight(&db, Some((&plan, register)))?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
@@ -71,6 +73,7 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             // The stored sweep is complete as it is (an extended sweep may hold configurations
             // its latest spec text no longer lists): run it without registering anything.
             let db = SqliteStore::resolve_path(run.db.db.as_deref());
+            warn_network_fs(&db);
             let mut store = SqliteStore::open_existing_for_writing(&db)?;
             let sweep = store.sweep(&name)?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
@@ -199,6 +202,18 @@ fn plan(file: &Path) -> anyhow::Result<ExitCode> {
         plan.trial_count()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns when the database is on a network file system, where SQLite's locks are unreliable.
+fn warn_network_fs(db: &Path) {
+    if let Some(kind) = network_file_system(db) {
+        eprintln!(
+            "warning: {} is on a network file system ({kind}); SQLite's file locks are not \
+             reliable there, and processes on several machines writing one database can corrupt \
+             it. Keep the database on a local disk and run the sweep's processes on that machine.",
+            db.display()
+        );
+    }
 }
 
 /// The trials a sweep runs at once: `--jobs`, else one per core.

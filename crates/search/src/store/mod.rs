@@ -4,6 +4,7 @@
 //! server backend for sweeps shared by many machines can implement the same trait.
 
 mod error;
+pub mod filesystem;
 mod sqlite;
 
 use std::time::Duration;
