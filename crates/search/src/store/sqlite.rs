@@ -1123,8 +1123,9 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// Stores results of another framework under `source`, replacing earlier rows of the
-    /// same (source, configuration, seed), in one transaction: an import is all or nothing
-    /// and can be repeated. Every configuration must already be in the database.
+    /// same (source, configuration, seed) and keeping the others, in one transaction: an
+    /// import is all or nothing and can be repeated. Every configuration must already be in
+    /// the database.
     pub fn import_external(
         &mut self,
         source: &str,
