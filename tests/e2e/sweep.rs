@@ -390,19 +390,8 @@ fn results_formats_and_config_summary_match_the_trials() {
         let p = r["p_welch"].as_f64().unwrap();
         assert!(p > 0.0 && p <= 1.0, "{r}");
     }
-    let table = common::run(
-        dir.path(),
-        &[
-            "results",
-            "compare",
-            "e2e-res",
-            "--with",
-            "torch",
-            "--db",
-            s(&db),
-        ],
-    )
-    .ok();
+    // The same query as a table: without `--format json`.
+    let table = common::run(dir.path(), &compare[..compare.len() - 2]).ok();
     assert!(
         table.stdout.contains("p_welch") && table.stdout.contains("torch"),
         "{table}"

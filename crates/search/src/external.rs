@@ -15,12 +15,12 @@ use crate::table::{Cell, Format, Table};
 
 /// A line of an import file that is not a result.
 #[derive(Debug, Error)]
-#[error("{origin}:{line}: {message}")]
+#[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct ImportError {
     /// The file.
     pub origin: String,
-    /// 1-based line number.
-    pub line: usize,
+    /// 1-based line number, when one line is at fault.
+    pub line: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
@@ -34,7 +34,7 @@ pub fn parse_jsonl(text: &str, origin: &str) -> Result<Vec<ExternalTrial>, Impor
     for (i, line) in text.lines().enumerate() {
         let fail = |message: String| ImportError {
             origin: origin.to_string(),
-            line: i + 1,
+            line: Some(i + 1),
             message,
         };
         if line.trim().is_empty() {
@@ -66,7 +66,7 @@ pub fn parse_jsonl(text: &str, origin: &str) -> Result<Vec<ExternalTrial>, Impor
     if out.is_empty() {
         return Err(ImportError {
             origin: origin.to_string(),
-            line: 0,
+            line: None,
             message: "no results in the file".into(),
         });
     }
@@ -233,7 +233,7 @@ mod tests {
                 format!("{{\"config_hash\":\"{HASH}\",\"seed\":0,\"test_acc\":0.5}}\n{{\"config_hash\":\"{HASH}\",\"seed\":0,\"test_acc\":0.6}}"),
                 "torch.jsonl:2: configuration 1d14134797 seed 0 appears twice",
             ),
-            ("\n\n".to_string(), "no results"),
+            ("\n\n".to_string(), "torch.jsonl: no results in the file"),
         ];
         for (text, want) in cases {
             let err = parse_jsonl(&text, "torch.jsonl").unwrap_err().to_string();
