@@ -462,7 +462,7 @@ fn changed_spec_needs_extend_and_done_trials_are_reused_unless_no_reuse() {
     );
     let before = db_bytes(&db);
     run(&a2, &[]).code(1).stderr_has(&[
-        "sweep 'e2e-a' already exists with a different spec",
+        "with a different spec",
         "1 configurations added",
         "--extend",
     ]);

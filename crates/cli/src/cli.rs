@@ -10,6 +10,7 @@ use fcnsweep_search::axes::AxisKind;
 use fcnsweep_search::results::SortKey;
 use fcnsweep_search::table::Format;
 use fcnsweep_search::{Axis, AxisValue};
+use fcnsweep_store::{Location, StoreError};
 
 /// Hyperparameter search for fully-connected networks: YAML in, SQLite and plots out.
 #[derive(Debug, Parser)]
@@ -74,6 +75,41 @@ pub enum Command {
     /// Classical (non-network) baselines, stored beside the networks.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Train pending trials of stored sweeps until none is left: start it many times, on
+    /// many machines, against one PostgreSQL database.
+    Worker(WorkerArgs),
+    /// Copy or inspect result databases.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `fcnsweep worker ...`
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Only these sweeps (repeatable; default: every sweep in the database).
+    #[arg(long = "sweep", value_name = "NAME")]
+    pub sweeps: Vec<String>,
+    /// Keep looking this many seconds for new or reclaimable trials before exiting.
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub idle_exit: u64,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `fcnsweep db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy sweeps, configurations, trials, epochs and baselines from one store to another
+    /// (SQLite to PostgreSQL and back); repeating a copy changes nothing.
+    Copy {
+        /// Source database (path, sqlite:PATH or postgres:// URL).
+        from: String,
+        /// Destination database (created if missing).
+        to: String,
+        /// Only these sweeps (repeatable; default: all).
+        #[arg(long = "sweep", value_name = "NAME")]
+        sweeps: Vec<String>,
+    },
 }
 
 /// `fcnsweep baseline ...`
@@ -106,9 +142,17 @@ pub enum BaselineCommand {
 /// Where results are stored: `--db`, else `FCNSWEEP_DB`, else `db/fcnsweep.sqlite`.
 #[derive(Debug, Args, Clone)]
 pub struct DbArg {
-    /// Result database (default: $FCNSWEEP_DB, else db/fcnsweep.sqlite).
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    /// Result database: a file path, sqlite:PATH, or postgres://USER@HOST:PORT/DB (default:
+    /// $FCNSWEEP_DB, else db/fcnsweep.sqlite).
+    #[arg(long, value_name = "DB")]
+    pub db: Option<String>,
+}
+
+impl DbArg {
+    /// The database these arguments name.
+    pub fn location(&self) -> Result<Location, StoreError> {
+        Location::resolve(self.db.as_deref())
+    }
 }
 
 /// How a sweep runs.
@@ -151,6 +195,20 @@ pub enum SweepCommand {
         no_reuse: bool,
         #[command(flatten)]
         run: RunArgs,
+    },
+    /// Store a sweep's configurations and pending trials without training them, for workers
+    /// (`fcnsweep worker`) on other machines to run.
+    Register {
+        /// Search-space YAML file.
+        file: PathBuf,
+        /// Accept a changed spec under an existing name: add its new configurations and seeds.
+        #[arg(long)]
+        extend: bool,
+        /// Retrain trials that are already done (the old ones are kept as superseded).
+        #[arg(long)]
+        no_reuse: bool,
+        #[command(flatten)]
+        db: DbArg,
     },
     /// Continue a stored sweep from the spec saved in the database (no YAML file needed).
     Resume {

@@ -1,6 +1,7 @@
 //! The fully-connected network of fcnsweep, its PyTorch-compatible initializers and
 //! optimizers, and the seeded training loop.
 
+pub mod axes;
 pub mod bench;
 pub mod config;
 pub mod error;

@@ -6,8 +6,7 @@
 
 use std::collections::HashMap;
 
-use fcnsweep_data::DatasetName;
-use fcnsweep_model::{ModelError, RunConfig};
+use fcnsweep_model::ModelError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -16,38 +15,7 @@ use crate::error::SpecError;
 use crate::identity::{canonical, config_hash};
 use crate::spec::{Block, Distribution, RandomBlock, SweepSpec};
 
-/// One distinct configuration of a sweep.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedConfig {
-    /// [`config_hash`] of the configuration (64 hex digits).
-    pub hash: String,
-    /// The configuration, canonical (ignored hyper-parameters at their defaults).
-    pub run: RunConfig,
-    /// Whether this is the base configuration (the baseline row), whichever block produced it.
-    pub baseline: bool,
-    /// The blocks that produced it: `"base"`, `"search[0].grid"`, `"search[1].list"`, ...
-    pub sources: Vec<String>,
-}
-
-/// Everything a sweep trains: its distinct configurations, each with every seed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepPlan {
-    /// Study name.
-    pub name: String,
-    /// Dataset of every configuration.
-    pub dataset: DatasetName,
-    /// Seeds every configuration is trained with.
-    pub seeds: Vec<u64>,
-    /// Distinct configurations, in expansion order.
-    pub configs: Vec<PlannedConfig>,
-}
-
-impl SweepPlan {
-    /// Number of training runs: configurations × seeds.
-    pub fn trial_count(&self) -> usize {
-        self.configs.len() * self.seeds.len()
-    }
-}
+pub use fcnsweep_store::{PlannedConfig, SweepPlan};
 
 /// One axis setting and the key path in the document that made it.
 struct Assignment {

@@ -4,8 +4,8 @@
 //! trials are stored behind the [`store::Store`] interface, run in parallel by [`runner`], and
 //! aggregated by [`results`] (with [`stats`]) into [`table`]s.
 
-pub mod axes;
 mod de;
+pub use fcnsweep_model::axes;
 pub mod error;
 pub mod expand;
 pub mod external;
@@ -16,14 +16,14 @@ pub mod results;
 pub mod runner;
 pub mod spec;
 pub mod stats;
-pub mod store;
 pub mod table;
 
 pub use axes::{axis_names, axis_values, varying_axes, Axis, AxisValue};
 pub use error::SpecError;
 pub use expand::{expand, PlannedConfig, SweepPlan};
+pub use fcnsweep_store as store;
+pub use fcnsweep_store::{Store, StoreError};
 pub use identity::{canonical, config_hash, short_hash};
 pub use parse::{load_spec, parse_spec};
 pub use runner::{run_sweep, RunError, RunOptions, RunReport, SweepObserver};
 pub use spec::SweepSpec;
-pub use store::{SqliteStore, Store, StoreError};

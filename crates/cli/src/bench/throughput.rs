@@ -8,10 +8,8 @@ use std::time::Instant;
 use fcnsweep_data::{Dataset, DatasetName};
 use fcnsweep_model::{ModelConfig, OptimizerConfig, OptimizerKind, RunConfig, TrainConfig};
 use fcnsweep_search::runner::Silent;
-use fcnsweep_search::store::RegisterOptions;
-use fcnsweep_search::{
-    config_hash, run_sweep, PlannedConfig, RunOptions, SqliteStore, Store, SweepPlan,
-};
+use fcnsweep_search::{config_hash, run_sweep, PlannedConfig, RunOptions, SweepPlan};
+use fcnsweep_store::{Location, RegisterOptions};
 
 use super::{BenchError, SweepBench};
 
@@ -57,10 +55,11 @@ pub fn bench_sweep(
     let plan = throughput_plan(data.name);
     let db = scratch.join(format!("bench-jobs{jobs}.sqlite"));
     remove_database(&db);
-    let mut store = SqliteStore::open(&db)?;
+    let location = Location::Sqlite(db.clone());
+    let mut store = location.open()?;
     store.register_sweep(&plan, "bench", RegisterOptions::default())?;
     let sweep = store.sweep(&plan.name)?;
-    let open = || SqliteStore::open(&db).map(|s| Box::new(s) as Box<dyn Store>);
+    let open = || location.open();
     let stop = AtomicBool::new(false);
     let options = RunOptions {
         jobs,

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use fcnsweep_baselines::{fit_and_score, ClassicalMethod};
 use fcnsweep_data::{resolve_data_dir, Dataset, SplitOptions, Splits};
 use fcnsweep_search::store::BaselineRecord;
-use fcnsweep_search::SqliteStore;
 
 use crate::cli::BaselineCommand;
 
@@ -21,7 +20,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
         dir,
     } = cmd;
     // Open the database first: a bad --db fails before minutes of fitting.
-    let mut store = SqliteStore::open(&SqliteStore::resolve_path(db.db.as_deref()))?;
+    let mut store = db.location()?.open()?;
     let data = Dataset::load(&resolve_data_dir(dir.data_dir.as_deref()), dataset)?;
     let splits = Splits::new(
         data,
@@ -61,7 +60,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
     }
     println!(
         "stored in {}; `fcnsweep results show SWEEP` lists them beside the networks of a {dataset} sweep",
-        store.path().display()
+        store.describe()
     );
     Ok(ExitCode::SUCCESS)
 }

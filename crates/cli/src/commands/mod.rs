@@ -3,10 +3,12 @@
 mod baseline;
 mod bench;
 mod data;
+mod db;
 mod plot;
 mod results;
 mod sweep;
 mod train;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(cmd) => sweep::run(cmd),
         Command::Results(cmd) => results::run(cmd),
         Command::Baseline(cmd) => baseline::run(cmd),
+        Command::Worker(args) => worker::run(args),
+        Command::Db(cmd) => db::run(cmd),
         Command::Bench {
             dataset,
             epochs,

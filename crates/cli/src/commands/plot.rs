@@ -7,8 +7,7 @@ use anyhow::Context;
 use fcnsweep_plot::{accuracy_bars, learning_curves, Bar, CurveSeries, Format};
 use fcnsweep_search::results::{epoch_summaries, label, overlays, sort, summarize, SortKey};
 use fcnsweep_search::stats::Summary;
-use fcnsweep_search::store::Store;
-use fcnsweep_search::{short_hash, varying_axes, SqliteStore};
+use fcnsweep_search::{short_hash, varying_axes};
 
 use crate::cli::DbArg;
 
@@ -19,7 +18,7 @@ fn pair(s: &Option<Summary>) -> (f64, f64) {
 
 /// Draws per-configuration curves, block overlays and the accuracy bar chart.
 pub fn run(name: &str, out: &Path, format: &str, db: &DbArg) -> anyhow::Result<ExitCode> {
-    let mut store = SqliteStore::open_existing(&SqliteStore::resolve_path(db.db.as_deref()))?;
+    let mut store = db.location()?.open_existing()?;
     let sweep = store.sweep(name)?;
     let formats = match format {
         "png" => vec![Format::Png],

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use fcnsweep_search::axis_values;
 use fcnsweep_search::external::{compare, compare_table, parse_jsonl};
 use fcnsweep_search::results::{
     append_baselines, config_table, epoch_summaries, epochs_table, resolve_config, sort, summarize,
@@ -11,13 +12,12 @@ use fcnsweep_search::results::{
 };
 use fcnsweep_search::store::{Store, SweepRecord};
 use fcnsweep_search::table::{Cell, Format, Table};
-use fcnsweep_search::{axis_values, SqliteStore};
 
 use crate::cli::{DbArg, ResultsCommand};
 
 /// Opens the existing result database of `--db` (or its default) and reads the sweep `name`.
-fn open_sweep(db: &DbArg, name: &str) -> anyhow::Result<(SqliteStore, SweepRecord)> {
-    let mut store = SqliteStore::open_existing(&SqliteStore::resolve_path(db.db.as_deref()))?;
+fn open_sweep(db: &DbArg, name: &str) -> anyhow::Result<(Box<dyn Store>, SweepRecord)> {
+    let mut store = db.location()?.open_existing()?;
     let sweep = store.sweep(name)?;
     Ok((store, sweep))
 }
@@ -27,7 +27,7 @@ fn open_config(
     db: &DbArg,
     name: &str,
     prefix: Option<&str>,
-) -> anyhow::Result<(SqliteStore, SweepRecord, Option<String>)> {
+) -> anyhow::Result<(Box<dyn Store>, SweepRecord, Option<String>)> {
     let (store, sweep) = open_sweep(db, name)?;
     let hash = prefix
         .map(|p| resolve_config(&sweep, p).map(|c| c.hash.clone()))
@@ -38,7 +38,7 @@ fn open_config(
 /// The per-configuration results of `sweep`: all of them, in stored order (the baseline
 /// comparisons need every row), and a copy sorted by `key`.
 fn summaries(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     sweep: &SweepRecord,
     key: &SortKey,
 ) -> anyhow::Result<(Vec<ConfigResult>, Vec<ConfigResult>)> {
@@ -60,7 +60,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             db,
         } => {
             let (mut store, sweep) = open_sweep(&db, &name)?;
-            let (all, mut rows) = summaries(&mut store, &sweep, &key)?;
+            let (all, mut rows) = summaries(store.as_mut(), &sweep, &key)?;
             rows.truncate(top.unwrap_or(usize::MAX));
             let mut table = config_table(&rows, &all, format.format);
             append_baselines(&mut table, &store.baselines(sweep.dataset.name())?);
@@ -71,7 +71,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
         }
         ResultsCommand::Best { name, format, db } => {
             let (mut store, sweep) = open_sweep(&db, &name)?;
-            let (all, rows) = summaries(&mut store, &sweep, &SortKey::Test)?;
+            let (all, rows) = summaries(store.as_mut(), &sweep, &SortKey::Test)?;
             let Some(best) = rows.first().filter(|r| r.test.is_some()) else {
                 anyhow::bail!("sweep '{name}' has no finished trials yet");
             };
@@ -116,14 +116,13 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let trials = parse_jsonl(&text, &file.display().to_string())?;
-            let path = SqliteStore::resolve_path(db.db.as_deref());
-            let mut store = SqliteStore::open_existing_for_writing(&path)?;
+            let mut store = db.location()?.open_existing_for_writing()?;
             let n = store.import_external(&name, &trials)?;
             let configs: BTreeSet<&str> = trials.iter().map(|t| t.config_hash.as_str()).collect();
             println!(
                 "imported {n} runs of {} configurations as '{name}' into {}",
                 configs.len(),
-                path.display()
+                store.describe()
             );
         }
         ResultsCommand::Compare {
@@ -138,7 +137,7 @@ pub fn run(cmd: ResultsCommand) -> anyhow::Result<ExitCode> {
                 let known = store.external_sources()?;
                 anyhow::bail!(
                     "no imported runs named '{other}' in {} (imported: {}); add them with `fcnsweep results import FILE --as {other}`",
-                    store.path().display(),
+                    store.describe(),
                     if known.is_empty() { "none".to_string() } else { known.join(", ") }
                 );
             }

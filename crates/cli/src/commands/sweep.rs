@@ -13,13 +13,12 @@ use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use fcnsweep_search::runner::{run_sweep, RunOptions, SweepObserver};
-use fcnsweep_search::store::filesystem::network_file_system;
-use fcnsweep_search::store::{
-    ClaimOptions, ClaimedTrial, RegisterOptions, Registered, StatusCounts, Store, TrialOutcome,
-};
 use fcnsweep_search::table::{Cell, Format, Table};
-use fcnsweep_search::SqliteStore;
 use fcnsweep_search::{axis_values, expand, load_spec, short_hash, varying_axes};
+use fcnsweep_store::{
+    ClaimOptions, ClaimedTrial, Location, RegisterOptions, Registered, StatusCounts, Store,
+    TrialOutcome,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{RunArgs, SweepCommand};
@@ -42,49 +41,56 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             let plan = expand(&spec)?;
             // Likewise the database's identity, then the data: a refused database or a missing
             // or damaged dataset fails before anything is written.
-            let db = SqliteStore::resolve_path(run.db.db.as_deref());
+            let db = run.db.location()?;
             warn_network_fs(&db);
             let register = RegisterOptions { extend, no_reuse };
-            SqliteStore::preflight(&db, Some((&plan, register)))?;
+            db.preflight(Some((&plan, register)))?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
             let dataset = Dataset::load(&data_dir, plan.dataset)?;
             let configs = plan.configs.iter().map(|c| (c.hash.as_str(), &c.run));
             check_memory(plan.dataset, configs, &dataset, &run)?;
-            let mut store = SqliteStore::open(&db)?;
+            let mut store = db.open()?;
             let registered = store.register_sweep(&plan, &text, register)?;
-            match registered {
-                Registered::Created => eprintln!(
-                    "sweep '{}': {} configurations x {} seeds = {} trials, results in {}",
-                    plan.name,
-                    plan.configs.len(),
-                    plan.seeds.len(),
-                    plan.trial_count(),
-                    db.display()
-                ),
-                Registered::Unchanged => eprintln!("sweep '{}': continuing", plan.name),
-                Registered::Extended { configs, seeds } => eprintln!(
-                    "sweep '{}': extended by {configs} configurations and {seeds} seeds",
-                    plan.name
-                ),
-            }
-            execute(store, &plan.name, dataset, &run)
+            announce(&plan, &registered, &db);
+            execute(store, &db, &plan.name, dataset, &run)
         }
         SweepCommand::Resume { name, run } => {
             // The stored sweep is complete as it is (an extended sweep may hold configurations
             // its latest spec text no longer lists): run it without registering anything.
-            let db = SqliteStore::resolve_path(run.db.db.as_deref());
+            let db = run.db.location()?;
             warn_network_fs(&db);
-            let mut store = SqliteStore::open_existing_for_writing(&db)?;
+            let mut store = db.open_existing_for_writing()?;
             let sweep = store.sweep(&name)?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
             let dataset = Dataset::load(&data_dir, sweep.dataset)?;
             let configs = sweep.configs.iter().map(|c| (c.hash.as_str(), &c.run));
             check_memory(sweep.dataset, configs, &dataset, &run)?;
-            execute(store, &name, dataset, &run)
+            execute(store, &db, &name, dataset, &run)
+        }
+        SweepCommand::Register {
+            file,
+            extend,
+            no_reuse,
+            db,
+        } => {
+            let (spec, text) = load_spec(&file)?;
+            let plan = expand(&spec)?;
+            let db = db.location()?;
+            warn_network_fs(&db);
+            let register = RegisterOptions { extend, no_reuse };
+            db.preflight(Some((&plan, register)))?;
+            let mut store = db.open()?;
+            let registered = store.register_sweep(&plan, &text, register)?;
+            announce(&plan, &registered, &db);
+            eprintln!(
+                "start workers with `fcnsweep worker --db {} --sweep {}`",
+                db.describe(),
+                plan.name
+            );
+            Ok(ExitCode::SUCCESS)
         }
         SweepCommand::List { db } => {
-            let path = SqliteStore::resolve_path(db.db.as_deref());
-            let mut store = SqliteStore::open_existing(&path)?;
+            let mut store = db.location()?.open_existing()?;
             let mut t = Table::new(
                 [
                     "sweep", "dataset", "configs", "seeds", "done", "diverged", "failed",
@@ -110,8 +116,7 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SweepCommand::Status { name, db } => {
-            let path = SqliteStore::resolve_path(db.db.as_deref());
-            let mut store = SqliteStore::open_existing(&path)?;
+            let mut store = db.location()?.open_existing()?;
             let sweep = store.sweep(&name)?;
             let c = store.status_counts(sweep.id)?;
             let mean = store.mean_trial_seconds(sweep.id)?;
@@ -205,14 +210,48 @@ fn plan(file: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Warns when the database is on a network file system, where SQLite's locks are unreliable.
-fn warn_network_fs(db: &Path) {
-    if let Some(kind) = network_file_system(db) {
+pub fn warn_network_fs(db: &Location) {
+    if let Some(kind) = db.network_file_system() {
         eprintln!(
             "warning: {} is on a network file system ({kind}); SQLite's file locks are not \
              reliable there, and processes on several machines writing one database can corrupt \
-             it. Keep the database on a local disk and run the sweep's processes on that machine.",
-            db.display()
+             it. Keep the database on a local disk, or share a PostgreSQL database between \
+             machines (--db postgres://HOST/DB, see the README's cluster section).",
+            db.describe()
         );
+    }
+}
+
+/// Tells what registering did.
+fn announce(plan: &fcnsweep_search::SweepPlan, registered: &Registered, db: &Location) {
+    match registered {
+        Registered::Created => eprintln!(
+            "sweep '{}': {} configurations x {} seeds = {} trials, results in {}",
+            plan.name,
+            plan.configs.len(),
+            plan.seeds.len(),
+            plan.trial_count(),
+            db.describe()
+        ),
+        Registered::Unchanged => eprintln!("sweep '{}': continuing", plan.name),
+        Registered::Extended { configs, seeds } => eprintln!(
+            "sweep '{}': extended by {configs} configurations and {seeds} seeds",
+            plan.name
+        ),
+    }
+}
+
+/// How the runner claims and heartbeats: a heartbeat at least four times per staleness limit,
+/// so that a live trial is never taken for abandoned.
+pub fn run_options(args: &RunArgs) -> RunOptions {
+    let stale_after = Duration::from_secs(args.stale_after);
+    RunOptions {
+        jobs: jobs(args),
+        claim: ClaimOptions {
+            retry_failed: args.retry_failed,
+            stale_after,
+        },
+        heartbeat_every: (stale_after / 4).min(Duration::from_secs(10)),
     }
 }
 
@@ -334,31 +373,23 @@ impl SweepObserver for Progress {
 
 /// Trains the runnable trials of the stored sweep `name`.
 fn execute(
-    mut store: SqliteStore,
+    mut store: Box<dyn Store>,
+    db: &Location,
     name: &str,
     dataset: Arc<Dataset>,
     args: &RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let db = store.path().to_path_buf();
     let sweep = store.sweep(name)?;
     let counts = store.status_counts(sweep.id)?;
     let runnable =
         counts.pending + counts.running + if args.retry_failed { counts.failed } else { 0 };
     if runnable > 0 {
-        let jobs = jobs(args);
         single_threaded_trials();
         let stop = Arc::new(AtomicBool::new(false));
         install_ctrlc(stop.clone(), &sweep.name)?;
         let progress = Progress::new(&counts);
-        let options = RunOptions {
-            jobs,
-            claim: ClaimOptions {
-                retry_failed: args.retry_failed,
-                stale_after: Duration::from_secs(args.stale_after),
-            },
-            ..RunOptions::default()
-        };
-        let open = || SqliteStore::open(&db).map(|s| Box::new(s) as Box<dyn Store>);
+        let options = run_options(args);
+        let open = || db.open();
         let report =
             run_sweep(&open, &sweep, dataset, &options, &stop, &progress).with_context(|| {
                 format!(
@@ -375,7 +406,7 @@ fn execute(
                 report.finished,
                 report.released,
                 sweep.name,
-                args.db.db.as_ref().map(|p| format!(" --db {}", p.display())).unwrap_or_default()
+                args.db.db.as_ref().map(|p| format!(" --db {p}")).unwrap_or_default()
             );
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }

@@ -3,15 +3,15 @@
 //! One axis is one key of the YAML format (`lr`, `hidden`, `epochs`, ...), one `train` flag,
 //! one column of the results table and of the database. Each is declared once: the network
 //! and training axes in [`NETWORK`] and [`TRAINING`] below, every optimizer hyper-parameter in
-//! its optimizer's module (`fcnsweep_model::optim`). [`Axis::all`] is their union, in the order
+//! its optimizer's module ([`crate::optim`]). [`Axis::all`] is their union, in the order
 //! of tables and columns: `hidden`, `optimizer`, `lr`, the optimizers' hyper-parameters in
 //! registry order, the rest of the network, then the training settings.
 
 use std::fmt;
 use std::sync::OnceLock;
 
-use fcnsweep_model::optim::{all_hypers, readers};
-use fcnsweep_model::{
+use crate::optim::{all_hypers, readers};
+use crate::{
     Hyper, HyperValue, Init, LrSchedule, ModelConfig, ModelError, Norm, OptimizerConfig,
     OptimizerKind, RunConfig, TrainConfig,
 };

@@ -11,20 +11,17 @@ use fcnsweep_model::{EpochMetrics, RunConfig};
 use rusqlite::{
     params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
-use sha2::{Digest, Sha256};
 
-use super::{
-    BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial, RegisterOptions,
-    Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing, SweepRecord, TrialId,
-    TrialOutcome, TrialRecord, TrialStatus, Worker,
+use crate::columns::{config_columns, missing_column_statements, Column};
+
+use crate::plan::{self, plan_hash, ExistingSweep};
+use crate::recovery::{self, RunningTrial};
+use crate::{
+    finite, BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
+    RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing,
+    SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker, DEFAULT_DB,
+    SCHEMA_VERSION,
 };
-use crate::axes::{axis_values, Axis};
-use crate::expand::SweepPlan;
-
-/// Where results go unless `--db` or `FCNSWEEP_DB` say otherwise.
-pub const DEFAULT_DB: &str = "db/fcnsweep.sqlite";
-/// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
 /// How long a writer waits for another process's lock before giving up.
@@ -54,14 +51,6 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// `--db` if given, else `FCNSWEEP_DB`, else [`DEFAULT_DB`].
-    pub fn resolve_path(explicit: Option<&Path>) -> PathBuf {
-        explicit
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("FCNSWEEP_DB").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
-    }
-
     /// Opens the database for writing, creating it (and the default `db/` folder) if needed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
@@ -80,7 +69,7 @@ impl SqliteStore {
             .map(|m| m.permissions().readonly())
             .unwrap_or(false)
         {
-            return Err(StoreError::ReadOnly(path.into()));
+            return Err(read_only(path));
         }
         Self::open_inner(path, true)
     }
@@ -111,9 +100,17 @@ impl SqliteStore {
             .map(|m| m.permissions().readonly())
             .unwrap_or(false)
         {
-            return Err(StoreError::ReadOnly(path.into()));
+            return Err(read_only(path));
         }
-        // `immutable=1` reads the main file only: no locks, no -wal/-shm files created.
+        // With a write-ahead log present (another connection is open, or one did not close
+        // cleanly), read through it: the latest commits may not be in the main file yet.
+        // Without one, `immutable=1` reads the main file only: no locks, no -wal/-shm files.
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let mode = if wal.exists() {
+            "mode=ro"
+        } else {
+            "immutable=1"
+        };
         let encoded = path
             .to_string_lossy()
             .replace('%', "%25")
@@ -122,7 +119,7 @@ impl SqliteStore {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(format!("file:{encoded}?immutable=1"), flags)
+        let mut conn = Connection::open_with_flags(format!("file:{encoded}?{mode}"), flags)
             .map_err(|e| map_err(path, e))?;
         let tx = conn.transaction().map_err(|e| map_err(path, e))?;
         Self::identity_in(&tx, path)?;
@@ -142,7 +139,7 @@ impl SqliteStore {
     /// Opens an existing database for writing; a missing file is [`StoreError::NoDatabase`].
     pub fn open_existing_for_writing(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
-            return Err(StoreError::NoDatabase(path.into()));
+            return Err(StoreError::NoDatabase(path.display().to_string()));
         }
         Self::open(path)
     }
@@ -153,7 +150,7 @@ impl SqliteStore {
             return Err(StoreError::IsDirectory(path.into()));
         }
         if !path.is_file() {
-            return Err(StoreError::NoDatabase(path.into()));
+            return Err(StoreError::NoDatabase(path.display().to_string()));
         }
         let writable = !fs::metadata(path)
             .map(|m| m.permissions().readonly())
@@ -199,6 +196,21 @@ impl SqliteStore {
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
         Ok(store)
+    }
+
+    /// Builds a database as schema version `version` left it (for tests of the migrations);
+    /// a version above [`SCHEMA_VERSION`] marks a current schema as written by a newer build.
+    pub fn create_at_version(path: &Path, version: i64) -> Result<(), StoreError> {
+        let err = |e| map_err(path, e);
+        let conn = Connection::open(path).map_err(err)?;
+        let upto = (version.max(0) as usize).min(MIGRATIONS.len());
+        for sql in &MIGRATIONS[..upto] {
+            conn.execute_batch(sql).map_err(err)?;
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(err)?;
+        conn.pragma_update(None, "user_version", version)
+            .map_err(err)
     }
 
     /// The database file.
@@ -248,8 +260,8 @@ impl SqliteStore {
         let fresh = app == 0 && version == 0 && tables.is_empty();
         if app != APPLICATION_ID && !fresh {
             return Err(StoreError::Foreign {
-                path: path.to_path_buf(),
-                found: app,
+                db: path.display().to_string(),
+                found: format!("SQLite application_id {app:#x}"),
                 tables: if tables.is_empty() {
                     "none".into()
                 } else {
@@ -259,7 +271,7 @@ impl SqliteStore {
         }
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
-                path: path.to_path_buf(),
+                db: path.display().to_string(),
                 found: version,
                 supported: SCHEMA_VERSION,
             });
@@ -313,72 +325,49 @@ fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
         match f.code {
             ErrorCode::NotADatabase => return StoreError::NotSqlite(path.into()),
-            ErrorCode::ReadOnly => return StoreError::ReadOnly(path.into()),
+            ErrorCode::ReadOnly => return read_only(path),
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
                 return StoreError::Locked {
-                    path: path.into(),
+                    db: path.display().to_string(),
                     detail: msg.clone().unwrap_or_else(|| f.to_string()),
                 }
             }
             _ => {}
         }
     }
-    StoreError::Sqlite {
-        path: path.into(),
-        source: e,
+    StoreError::Backend {
+        db: path.display().to_string(),
+        detail: e.to_string(),
     }
 }
 
-/// Adds a `configs` column for every axis the table lacks (an optimizer's new
-/// hyper-parameters), `NOT NULL` with the axis default, which is what every configuration
-/// stored before had: no earlier optimizer read it.
+fn read_only(path: &Path) -> StoreError {
+    StoreError::ReadOnly {
+        db: path.display().to_string(),
+        detail: "check the file and directory permissions".into(),
+    }
+}
+
+/// Adds a `configs` column for every axis the table lacks.
 fn add_axis_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let existing: BTreeSet<String> = tx
         .prepare("SELECT name FROM pragma_table_info('configs')")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    for axis in Axis::all().filter(|a| !existing.contains(a.name())) {
-        let (sql_type, default) = match to_sql(axis.default_value().to_json()) {
-            rusqlite::types::Value::Integer(i) => ("INTEGER", i.to_string()),
-            rusqlite::types::Value::Real(r) => ("REAL", format!("{r:e}")),
-            rusqlite::types::Value::Text(t) => ("TEXT", format!("'{}'", t.replace('\'', "''"))),
-            _ => ("", "NULL".to_string()),
-        };
-        let not_null = if default == "NULL" { "" } else { " NOT NULL" };
-        tracing::info!(column = axis.name(), "adding a configs column");
-        tx.execute_batch(&format!(
-            "ALTER TABLE configs ADD COLUMN {} {sql_type}{not_null} DEFAULT {default}",
-            axis.name()
-        ))?;
+    for sql in missing_column_statements(&existing, ["INTEGER", "REAL", "TEXT"]) {
+        tx.execute_batch(&sql)?;
     }
     Ok(())
 }
 
-fn to_sql(v: serde_json::Value) -> rusqlite::types::Value {
+fn to_sql(c: Column) -> rusqlite::types::Value {
     use rusqlite::types::Value;
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Integer(b as i64),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::Text(s),
-        other => Value::Text(other.to_string()),
+    match c {
+        Column::Integer(i) => Value::Integer(i),
+        Column::Real(r) => Value::Real(r),
+        Column::Text(t) => Value::Text(t),
+        Column::Null => Value::Null,
     }
-}
-
-/// Identity of a plan's content: its configuration hashes and seeds, order-independent.
-fn plan_hash(configs: &BTreeSet<String>, seeds: &BTreeSet<u64>) -> String {
-    let mut h = Sha256::new();
-    for c in configs {
-        h.update(c.as_bytes());
-        h.update(b"\n");
-    }
-    for s in seeds {
-        h.update(s.to_le_bytes());
-    }
-    format!("{:x}", h.finalize())
 }
 
 fn insert_config(
@@ -387,7 +376,7 @@ fn insert_config(
     hash: &str,
     run: &RunConfig,
 ) -> rusqlite::Result<()> {
-    let axes = axis_values(run);
+    let axes = config_columns(run);
     let names: Vec<&str> = axes.iter().map(|(k, _)| *k).collect();
     let placeholders = vec!["?"; names.len() + 3].join(", ");
     let sql = format!(
@@ -406,24 +395,13 @@ fn insert_config(
     Ok(())
 }
 
-fn plan_sets(plan: &SweepPlan) -> (BTreeSet<String>, BTreeSet<u64>) {
-    (
-        plan.configs.iter().map(|c| c.hash.clone()).collect(),
-        plan.seeds.iter().copied().collect(),
-    )
-}
-
-/// How `plan` relates to a stored sweep of the same name: `None` if there is none, else its
-/// id, the outcome of registering, and the union of old and new configurations and seeds.
-/// A changed plan without `extend`, or another dataset, is [`StoreError::SpecChanged`].
-type Comparison = Option<(i64, Registered, BTreeSet<String>, BTreeSet<u64>)>;
-
+/// How `plan` relates to a stored sweep of the same name: `None` if there is none.
 fn compare_plan(
     conn: &Connection,
     path: &Path,
     plan: &SweepPlan,
     options: RegisterOptions,
-) -> Result<Comparison, StoreError> {
+) -> Result<Option<plan::Comparison>, StoreError> {
     let err = |e| map_err(path, e);
     let existing: Option<(i64, String)> = conn
         .query_row(
@@ -436,18 +414,11 @@ fn compare_plan(
     let Some((id, dataset)) = existing else {
         return Ok(None);
     };
-    if dataset != plan.dataset.name() {
-        return Err(StoreError::SpecChanged {
-            name: plan.name.clone(),
-            detail: format!("dataset {dataset} became {}", plan.dataset),
-        });
-    }
-    let (new_configs, new_seeds) = plan_sets(plan);
-    let old_configs: BTreeSet<String> = conn
+    let configs = conn
         .prepare("SELECT config_hash FROM sweep_configs WHERE sweep_id = ?1")
         .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
         .map_err(err)?;
-    let old_seeds: BTreeSet<u64> = conn
+    let seeds = conn
         .prepare("SELECT seed FROM sweep_seeds WHERE sweep_id = ?1")
         .and_then(|mut s| {
             s.query_map([id], |r| r.get::<_, i64>(0))?
@@ -455,28 +426,13 @@ fn compare_plan(
                 .collect()
         })
         .map_err(err)?;
-    let added_configs = new_configs.difference(&old_configs).count();
-    let removed_configs = old_configs.difference(&new_configs).count();
-    let added_seeds = new_seeds.difference(&old_seeds).count();
-    let removed_seeds = old_seeds.difference(&new_seeds).count();
-    let outcome = if added_configs + removed_configs + added_seeds + removed_seeds == 0 {
-        Registered::Unchanged
-    } else if !options.extend {
-        return Err(StoreError::SpecChanged {
-            name: plan.name.clone(),
-            detail: format!(
-                "{added_configs} configurations added, {removed_configs} removed, {added_seeds} seeds added, {removed_seeds} removed"
-            ),
-        });
-    } else {
-        Registered::Extended {
-            configs: added_configs,
-            seeds: added_seeds,
-        }
+    let existing = ExistingSweep {
+        id,
+        dataset,
+        configs,
+        seeds,
     };
-    let all_c = old_configs.union(&new_configs).cloned().collect();
-    let all_s = old_seeds.union(&new_seeds).copied().collect();
-    Ok(Some((id, outcome, all_c, all_s)))
+    plan::compare(&path.display().to_string(), plan, existing, options).map(Some)
 }
 
 /// Inserts a pending trial for every (configuration, seed) of the sweep that has none.
@@ -491,41 +447,102 @@ fn ensure_trials(tx: &Transaction<'_>, sweep_id: i64) -> rusqlite::Result<usize>
     )
 }
 
-/// Whether a worker process on this host is gone (no such process, a zombie, or another
-/// program). `None` when the host has no /proc to tell.
-fn process_gone(pid: u32) -> Option<bool> {
-    if !Path::new("/proc/self").exists() {
-        return None;
-    }
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return Some(true);
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|s| s.split_whitespace().next());
-    if matches!(state, Some("Z") | Some("X")) {
-        return Some(true);
-    }
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    Some(!String::from_utf8_lossy(&cmdline).contains("fcnsweep"))
+fn insert_epoch(tx: &Transaction<'_>, trial: TrialId, m: &EpochMetrics) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO epochs (trial_id, epoch, train_loss, train_acc, val_loss, val_acc, seconds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            trial,
+            m.epoch as i64,
+            finite(m.train_loss),
+            m.train_acc,
+            m.val_loss.and_then(finite),
+            m.val_acc,
+            m.seconds
+        ],
+    )
+    .map(|_| ())
 }
 
 fn run_config(path: &Path, json: &str) -> Result<RunConfig, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        path: path.into(),
+        db: path.display().to_string(),
         detail: format!("configuration parameters do not parse: {e}"),
     })
 }
 
 fn status(path: &Path, s: &str) -> Result<TrialStatus, StoreError> {
     TrialStatus::parse(s).ok_or_else(|| StoreError::Corrupt {
-        path: path.into(),
+        db: path.display().to_string(),
         detail: format!("unknown trial status '{s}'"),
     })
 }
 
 impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn check_plan(&mut self, plan: &SweepPlan, options: RegisterOptions) -> Result<(), StoreError> {
+        compare_plan(&self.conn, &self.path, plan, options).map(|_| ())
+    }
+
+    fn store_copied_trial(
+        &mut self,
+        sweep_id: i64,
+        trial: &TrialRecord,
+        epochs: &[EpochMetrics],
+    ) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let current: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, status FROM sweep_trials
+                 WHERE sweep_id = ?1 AND config_hash = ?2 AND seed = ?3",
+                params![sweep_id, trial.config_hash, trial.seed as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((id, st)) = current else {
+            return Ok(false);
+        };
+        let st = status(&path, &st)?;
+        if st.is_finished() || st == TrialStatus::Running {
+            return Ok(false);
+        }
+        tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [id])
+            .map_err(err)?;
+        tx.execute(
+            "UPDATE trials SET status = ?2, worker = ?3, host = NULL, pid = NULL, heartbeat_at = NULL,
+                    finished_at = ?4, epochs_done = ?5, test_acc = ?6, test_loss = ?7,
+                    final_val_acc = ?8, final_val_loss = ?9, final_train_loss = ?10, seconds = ?11,
+                    error = ?12
+             WHERE id = ?1",
+            params![
+                id,
+                trial.status.as_str(),
+                trial.worker,
+                now(),
+                trial.epochs_done as i64,
+                trial.test_acc,
+                trial.test_loss,
+                trial.final_val_acc,
+                trial.final_val_loss,
+                trial.final_train_loss,
+                trial.seconds,
+                trial.error
+            ],
+        )
+        .map_err(err)?;
+        for m in epochs {
+            insert_epoch(&tx, id, m).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(true)
+    }
+
     fn register_sweep(
         &mut self,
         plan: &SweepPlan,
@@ -538,7 +555,7 @@ impl Store for SqliteStore {
         let t = now();
         let (sweep_id, outcome) = match compare_plan(&tx, &path, plan, options)? {
             None => {
-                let (configs, seeds) = plan_sets(plan);
+                let (configs, seeds) = plan.sets();
                 tx.execute(
                     "INSERT INTO sweeps (name, dataset, spec, plan_hash, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -553,15 +570,20 @@ impl Store for SqliteStore {
                 .map_err(err)?;
                 (tx.last_insert_rowid(), Registered::Created)
             }
-            Some((id, outcome @ Registered::Extended { .. }, all_c, all_s)) => {
+            Some(
+                c @ plan::Comparison {
+                    outcome: Registered::Extended { .. },
+                    ..
+                },
+            ) => {
                 tx.execute(
                     "UPDATE sweeps SET spec = ?2, plan_hash = ?3, updated_at = ?4 WHERE id = ?1",
-                    params![id, spec_text, plan_hash(&all_c, &all_s), t],
+                    params![c.id, spec_text, plan_hash(&c.configs, &c.seeds), t],
                 )
                 .map_err(err)?;
-                (id, outcome)
+                (c.id, c.outcome)
             }
-            Some((id, outcome, _, _)) => (id, outcome),
+            Some(c) => (c.id, c.outcome),
         };
         let base_position: i64 = tx
             .query_row(
@@ -630,12 +652,12 @@ impl Store for SqliteStore {
                 .map_err(err)?;
             return Err(StoreError::UnknownSweep {
                 name: name.to_string(),
-                path,
+                db: path.display().to_string(),
                 known,
             });
         };
         let dataset = DatasetName::parse(&dataset).map_err(|e| StoreError::Corrupt {
-            path: path.clone(),
+            db: path.display().to_string(),
             detail: e.to_string(),
         })?;
         let rows: Vec<(String, String, bool, String)> = self
@@ -658,7 +680,7 @@ impl Store for SqliteStore {
                     run: run_config(&path, &params)?,
                     baseline,
                     sources: serde_json::from_str(&sources).map_err(|e| StoreError::Corrupt {
-                        path: path.clone(),
+                        db: path.display().to_string(),
                         detail: format!("configuration sources do not parse: {e}"),
                     })?,
                 })
@@ -734,45 +756,38 @@ impl Store for SqliteStore {
         let tx = self.immediate()?;
         let t = now();
         // Return abandoned trials (dead process on this host, or a silent heartbeat) to pending.
-        type Running = (i64, Option<String>, Option<i64>, Option<f64>);
-        let running: Vec<Running> = tx
+        let running: Vec<RunningTrial> = tx
             .prepare(
-                "SELECT id, host, pid, heartbeat_at FROM sweep_trials
+                "SELECT id, worker, host, pid, ?2 - heartbeat_at FROM sweep_trials
                  WHERE sweep_id = ?1 AND status = 'running'",
             )
             .and_then(|mut s| {
-                s.query_map([sweep_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                s.query_map(params![sweep_id, t], |r| {
+                    Ok(RunningTrial {
+                        id: r.get(0)?,
+                        worker: r.get(1)?,
+                        host: r.get(2)?,
+                        pid: r.get::<_, Option<i64>>(3)?.map(|p| p as u32),
+                        heartbeat_age: r.get(4)?,
+                    })
                 })?
                 .collect()
             })
             .map_err(err)?;
         let mut recovered = BTreeSet::new();
-        for (id, host, pid, heartbeat) in running {
-            let pid = pid.map(|p| p as u32);
-            let same_host = host.as_deref() == Some(worker.host.as_str());
-            let dead =
-                same_host && pid != Some(worker.pid) && pid.and_then(process_gone).unwrap_or(false);
-            let silent = heartbeat.is_none_or(|h| t - h > options.stale_after.as_secs_f64());
-            if dead || silent {
-                tracing::warn!(
-                    trial = id,
-                    ?host,
-                    ?pid,
-                    dead,
-                    silent,
-                    "recovering abandoned trial"
-                );
-                tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [id])
+        for trial in running {
+            if let Some(why) = recovery::abandoned(&trial, worker, options) {
+                tracing::warn!(trial = trial.id, host = ?trial.host, pid = ?trial.pid, why, "recovering abandoned trial");
+                tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [trial.id])
                     .map_err(err)?;
                 tx.execute(
                     "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
                             heartbeat_at = NULL, epochs_done = 0
                      WHERE id = ?1",
-                    [id],
+                    [trial.id],
                 )
                 .map_err(err)?;
-                recovered.insert(id);
+                recovered.insert(trial.id);
             }
         }
         let next: Option<(i64, String, i64, String)> = tx
@@ -844,20 +859,7 @@ impl Store for SqliteStore {
         if owned == 0 {
             return Err(StoreError::LostClaim(trial));
         }
-        tx.execute(
-            "INSERT INTO epochs (trial_id, epoch, train_loss, train_acc, val_loss, val_acc, seconds)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                trial,
-                m.epoch as i64,
-                finite(m.train_loss),
-                m.train_acc,
-                m.val_loss.and_then(finite),
-                m.val_acc,
-                m.seconds
-            ],
-        )
-        .map_err(err)?;
+        insert_epoch(&tx, trial, m).map_err(err)?;
         tx.commit().map_err(err)
     }
 
@@ -1053,11 +1055,9 @@ impl Store for SqliteStore {
             .map_err(|e| map_err(&path, e))?;
         Ok(rows)
     }
-}
 
-impl SqliteStore {
     /// Stores (or replaces) a classical baseline's result for its dataset and split.
-    pub fn record_baseline(&mut self, b: &BaselineRecord) -> Result<(), StoreError> {
+    fn record_baseline(&mut self, b: &BaselineRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO baselines
@@ -1081,7 +1081,7 @@ impl SqliteStore {
     }
 
     /// Every stored classical baseline of a dataset, best test accuracy first.
-    pub fn baselines(&self, dataset: &str) -> Result<Vec<BaselineRecord>, StoreError> {
+    fn baselines(&mut self, dataset: &str) -> Result<Vec<BaselineRecord>, StoreError> {
         let path = self.path.clone();
         let rows = self
             .conn
@@ -1112,21 +1112,18 @@ impl SqliteStore {
         rows.into_iter()
             .map(|(mut b, curve)| {
                 b.val_curve = serde_json::from_str(&curve).map_err(|e| StoreError::Corrupt {
-                    path: path.clone(),
+                    db: path.display().to_string(),
                     detail: format!("baseline validation curve does not parse: {e}"),
                 })?;
                 Ok(b)
             })
             .collect()
     }
-}
-
-impl SqliteStore {
     /// Stores results of another framework under `source`, replacing earlier rows of the
     /// same (source, configuration, seed) and keeping the others, in one transaction: an
     /// import is all or nothing and can be repeated. Every configuration must already be in
     /// the database.
-    pub fn import_external(
+    fn import_external(
         &mut self,
         source: &str,
         trials: &[ExternalTrial],
@@ -1144,7 +1141,7 @@ impl SqliteStore {
                 .map_err(err)?;
             if !known {
                 return Err(StoreError::UnknownConfig {
-                    path: path.clone(),
+                    db: path.display().to_string(),
                     hash: t.config_hash.clone(),
                     source_name: source.to_string(),
                 });
@@ -1177,7 +1174,7 @@ impl SqliteStore {
 
     /// The imported results of `source` (empty when there are none), by configuration and
     /// seed.
-    pub fn external_trials(&self, source: &str) -> Result<Vec<ExternalTrial>, StoreError> {
+    fn external_trials(&mut self, source: &str) -> Result<Vec<ExternalTrial>, StoreError> {
         if !self.has_external_trials()? {
             return Ok(Vec::new());
         }
@@ -1213,7 +1210,7 @@ impl SqliteStore {
         rows.into_iter()
             .map(|(mut t, epochs)| {
                 t.epochs = serde_json::from_str(&epochs).map_err(|e| StoreError::Corrupt {
-                    path: path.clone(),
+                    db: path.display().to_string(),
                     detail: format!("imported epochs do not parse: {e}"),
                 })?;
                 Ok(t)
@@ -1221,6 +1218,23 @@ impl SqliteStore {
             .collect()
     }
 
+    /// The names of the imported sources, for messages.
+    fn external_sources(&mut self) -> Result<Vec<String>, StoreError> {
+        if !self.has_external_trials()? {
+            return Ok(Vec::new());
+        }
+        self.conn
+            .prepare("SELECT DISTINCT source FROM external_trials ORDER BY source")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    fn find_sweep(&mut self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.sweep_id(name)
+    }
+}
+
+impl SqliteStore {
     /// Whether the table of imported runs exists: a database of schema 4 or older opened
     /// read-only has none (it is created by the first write).
     fn has_external_trials(&self) -> Result<bool, StoreError> {
@@ -1232,33 +1246,12 @@ impl SqliteStore {
             )
             .map_err(|e| self.err(e))
     }
-
-    /// The names of the imported sources, for messages.
-    pub fn external_sources(&self) -> Result<Vec<String>, StoreError> {
-        if !self.has_external_trials()? {
-            return Ok(Vec::new());
-        }
-        self.conn
-            .prepare("SELECT DISTINCT source FROM external_trials ORDER BY source")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| self.err(e))
-    }
-}
-
-/// SQLite stores NaN as NULL anyway; make that explicit for non-finite values.
-fn finite(x: f64) -> Option<f64> {
-    x.is_finite().then_some(x)
-}
-
-impl SqliteStore {
-    /// Id of a sweep by name, if it exists.
-    pub fn find_sweep(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        self.sweep_id(name)
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use fcnsweep_model::axes::Axis;
+
     use super::*;
 
     /// A database as a build with schema version 2 left it, holding one configuration.

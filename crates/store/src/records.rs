@@ -1,22 +1,11 @@
-//! Storage of sweeps, trials and per-epoch metrics behind one small interface.
-//!
-//! The engine only talks to [`Store`]; SQLite ([`SqliteStore`]) is the embedded default, and a
-//! server backend for sweeps shared by many machines can implement the same trait.
-
-mod error;
-pub mod filesystem;
-mod sqlite;
+//! The records the store takes and gives: trial statuses, workers, sweeps, trials, epochs,
+//! classical baselines and imported runs of other frameworks.
 
 use std::time::Duration;
 
 use fcnsweep_data::DatasetName;
 use fcnsweep_model::{EpochMetrics, RunConfig, RunResult};
 use serde::{Deserialize, Serialize};
-
-pub use error::StoreError;
-pub use sqlite::{SqliteStore, DEFAULT_DB, SCHEMA_VERSION};
-
-use crate::expand::SweepPlan;
 
 /// Database row id of a trial.
 pub type TrialId = i64;
@@ -339,56 +328,4 @@ pub struct EpochRecord {
     pub seed: u64,
     /// The metrics.
     pub metrics: EpochMetrics,
-}
-
-/// The storage interface of the engine: register, claim, heartbeat, record, finish, query.
-///
-/// Every write made on behalf of a claimed trial names the worker; a write for a trial the
-/// worker no longer owns fails with [`StoreError::LostClaim`], so no trial is recorded twice.
-pub trait Store: Send {
-    /// Stores a sweep's spec, configurations, seeds and pending trials (idempotent).
-    fn register_sweep(
-        &mut self,
-        plan: &SweepPlan,
-        spec_text: &str,
-        options: RegisterOptions,
-    ) -> Result<Registered, StoreError>;
-    /// Loads a sweep by name.
-    fn sweep(&mut self, name: &str) -> Result<SweepRecord, StoreError>;
-    /// Every sweep with its trial counts.
-    fn list_sweeps(&mut self) -> Result<Vec<SweepListing>, StoreError>;
-    /// Atomically takes the next runnable trial of the sweep (pending, abandoned, or failed
-    /// with `retry_failed`), or `None` when nothing is left to run.
-    fn claim(
-        &mut self,
-        sweep_id: i64,
-        worker: &Worker,
-        options: &ClaimOptions,
-    ) -> Result<Option<ClaimedTrial>, StoreError>;
-    /// Refreshes the heartbeat of every trial the worker is running.
-    fn heartbeat(&mut self, worker: &Worker) -> Result<(), StoreError>;
-    /// Commits one finished epoch of a running trial.
-    fn record_epoch(
-        &mut self,
-        trial: TrialId,
-        worker: &Worker,
-        metrics: &EpochMetrics,
-    ) -> Result<(), StoreError>;
-    /// Commits a trial's final status and metrics in one transaction.
-    fn finish(
-        &mut self,
-        trial: TrialId,
-        worker: &Worker,
-        outcome: &TrialOutcome,
-    ) -> Result<(), StoreError>;
-    /// Returns a running trial to pending and drops its partial epochs (interruption).
-    fn release(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError>;
-    /// Trial counts by status.
-    fn status_counts(&mut self, sweep_id: i64) -> Result<StatusCounts, StoreError>;
-    /// Mean wall time of the sweep's finished trials (for ETAs).
-    fn mean_trial_seconds(&mut self, sweep_id: i64) -> Result<Option<f64>, StoreError>;
-    /// Every current trial of the sweep, in configuration then seed order.
-    fn trials(&mut self, sweep_id: i64) -> Result<Vec<TrialRecord>, StoreError>;
-    /// Every stored epoch of the sweep's finished trials of one configuration.
-    fn epochs(&mut self, sweep_id: i64, config_hash: &str) -> Result<Vec<EpochRecord>, StoreError>;
 }
