@@ -9,6 +9,7 @@
 mod bad_inputs;
 mod common;
 mod data;
+mod deploy;
 mod faults;
 mod plot;
 mod sweep;
