@@ -210,6 +210,39 @@ impl Proc {
         }
     }
 
+    /// Starts the binary in a UTS namespace of its own whose hostname is `host`: another
+    /// machine, as far as the store can tell, on the same loopback network.
+    pub fn spawn_on_host(cwd: &Path, args: &[&str], log_dir: &Path, tag: &str, host: &str) -> Proc {
+        let out = log_dir.join(format!("{tag}.out"));
+        let err = log_dir.join(format!("{tag}.err"));
+        let mut wrapped = Command::new("unshare");
+        wrapped
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                "hostname \"$0\" && exec \"$@\"",
+                host,
+                BIN,
+            ])
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("FCNSWEEP_DB")
+            .env_remove("FCNSWEEP_DATA")
+            .env_remove("RUST_LOG")
+            .env_remove("RAYON_NUM_THREADS")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("create stdout file"))
+            .stderr(fs::File::create(&err).expect("create stderr file"));
+        let child = wrapped.spawn().expect("spawn unshare");
+        Proc {
+            child,
+            cmdline: format!("(host {host}) {}", cmdline(args, &[])),
+            out,
+            err,
+        }
+    }
+
     /// Process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -361,7 +394,8 @@ pub struct TrialRow {
     pub final_val_acc: Option<f64>,
 }
 
-const TRIAL_COLUMNS: &str = "id, config_hash, seed, status, superseded, attempts, epochs_done, \
+pub const TRIAL_COLUMNS: &str =
+    "id, config_hash, seed, status, superseded, attempts, epochs_done, \
      test_acc, test_loss, final_train_loss, final_val_loss, final_val_acc";
 
 fn trial_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrialRow> {
@@ -472,8 +506,13 @@ pub type TrialMetrics = [Option<f64>; 5];
 
 /// See [`Metrics`].
 pub fn sweep_metrics(db: &Path, sweep: &str) -> Metrics {
-    let epochs = epochs_by_trial(db);
-    sweep_trials(db, sweep)
+    metrics_of(sweep_trials(db, sweep), &epochs_by_trial(db))
+}
+
+/// [`Metrics`] of a sweep's current trials and the epoch rows by trial id, whatever the
+/// database they were read from.
+pub fn metrics_of(trials: Vec<TrialRow>, epochs: &BTreeMap<i64, Vec<EpochMetrics>>) -> Metrics {
+    trials
         .into_iter()
         .map(|t| {
             let m = [
@@ -500,11 +539,33 @@ pub fn check_complete(
     seeds: usize,
     epochs: i64,
 ) -> Vec<String> {
+    let mut problems = check_rows(
+        &sweep_trials(db, sweep),
+        &all_trials(db),
+        &epochs_by_trial(db),
+        configs * seeds,
+        epochs,
+    );
+    let ic = integrity(db);
+    if ic != "ok" {
+        problems.push(format!("integrity_check: {ic}"));
+    }
+    problems
+}
+
+/// The checks of [`check_complete`] on rows read from any database: `trials` the sweep's
+/// current trials, `all` every trial row, `epoch_rows` every epoch row by trial id.
+pub fn check_rows(
+    trials: &[TrialRow],
+    all: &[TrialRow],
+    epoch_rows: &BTreeMap<i64, Vec<EpochMetrics>>,
+    expected_trials: usize,
+    epochs: i64,
+) -> Vec<String> {
     let mut problems = Vec::new();
-    let trials = sweep_trials(db, sweep);
-    if trials.len() != configs * seeds {
+    if trials.len() != expected_trials {
         problems.push(format!(
-            "{} current trials, expected {configs} x {seeds}",
+            "{} current trials, expected {expected_trials}",
             trials.len()
         ));
     }
@@ -513,9 +574,8 @@ pub fn check_complete(
     if keys.len() != trials.len() {
         problems.push("duplicate current trials for one (config, seed)".into());
     }
-    let epoch_rows = epochs_by_trial(db);
     let expected: Vec<i64> = (1..=epochs).collect();
-    for t in &trials {
+    for t in trials {
         if t.status != "done" {
             problems.push(format!(
                 "trial {} ({}, seed {}) is {}",
@@ -543,9 +603,8 @@ pub fn check_complete(
             problems.push(format!("trial {} is done without test metrics", t.id));
         }
     }
-    let all = all_trials(db);
     let mut current: BTreeMap<(String, i64), usize> = BTreeMap::new();
-    for t in &all {
+    for t in all {
         if t.status == "running" {
             problems.push(format!("trial {} left running", t.id));
         }
@@ -559,7 +618,7 @@ pub fn check_complete(
         }
     }
     let by_id: BTreeMap<i64, &TrialRow> = all.iter().map(|t| (t.id, t)).collect();
-    for (id, rows) in &epoch_rows {
+    for (id, rows) in epoch_rows {
         match by_id.get(id) {
             None => problems.push(format!("{} epoch rows of missing trial {id}", rows.len())),
             Some(t) if t.status != "done" && t.status != "diverged" => problems.push(format!(
@@ -569,10 +628,6 @@ pub fn check_complete(
             )),
             _ => {}
         }
-    }
-    let ic = integrity(db);
-    if ic != "ok" {
-        problems.push(format!("integrity_check: {ic}"));
     }
     problems
 }

@@ -7,10 +7,12 @@
 //! most one of them runs at a time.
 
 mod bad_inputs;
+mod cluster;
 mod common;
 mod data;
 mod deploy;
 mod faults;
+mod pg;
 mod plot;
 mod sweep;
 mod train;

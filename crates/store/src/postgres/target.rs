@@ -97,6 +97,12 @@ impl Target {
                         detail: super::message(&e),
                     }
                 }
+                Some(c) if *c == SqlState::CANNOT_CONNECT_NOW || *c == SqlState::ADMIN_SHUTDOWN => {
+                    StoreError::Unreachable {
+                        addr: self.addr(),
+                        detail: super::message(&e),
+                    }
+                }
                 Some(c) if *c == SqlState::INVALID_CATALOG_NAME => {
                     StoreError::NoDatabase(format!("{db} ({})", super::message(&e)))
                 }
