@@ -533,3 +533,71 @@ fn postgres_bad_inputs_are_refused_with_a_precise_message_and_nothing_written() 
         .stdout_has(&["e2e-bad"]);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn bench_store_measures_both_backends_and_leaves_nothing_behind() {
+    let Some(pg) = Pg::fresh("bench_store") else {
+        return;
+    };
+    let _server = heavy();
+    let dir = tempdir();
+    let out = common::run(
+        dir.path(),
+        &[
+            "bench",
+            "store",
+            "--postgres",
+            &pg.admin,
+            "--trials",
+            "30",
+            "--workers",
+            "1,3",
+            "--epochs",
+            "5",
+            "--json",
+        ],
+    )
+    .ok();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let claims = report["claims"].as_array().unwrap();
+    let runs: Vec<(String, u64, u64)> = claims
+        .iter()
+        .map(|c| {
+            (
+                c["backend"].as_str().unwrap().to_string(),
+                c["workers"].as_u64().unwrap(),
+                c["trials"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("sqlite".to_string(), 1, 30),
+            ("sqlite".to_string(), 3, 30),
+            ("postgres".to_string(), 1, 30),
+            ("postgres".to_string(), 3, 30)
+        ]
+    );
+    for c in claims {
+        assert!(c["claims_per_second"].as_f64().unwrap() > 0.0, "{c}");
+    }
+    let commits = report["epoch_commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 2);
+    for e in commits {
+        assert_eq!(e["epochs"], 5);
+        assert!(
+            e["p95_ms"].as_f64().unwrap() >= e["p50_ms"].as_f64().unwrap(),
+            "{e}"
+        );
+    }
+    let left: i64 = pg
+        .client()
+        .query_one(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'fcnsweep_scratch_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "scratch schemas left behind");
+}

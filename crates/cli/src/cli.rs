@@ -52,8 +52,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Measure epoch speed of the study's networks and sweep throughput on this machine.
+    /// Measure epoch speed of the study's networks and sweep throughput on this machine
+    /// (`bench store`: the result store's claim throughput and epoch-commit latency).
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
+        /// A narrower benchmark instead of the default one.
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
         /// Dataset: fashion-mnist or mnist.
         #[arg(long, value_parser = parse_dataset, default_value = "fashion-mnist")]
         dataset: DatasetName,
@@ -109,6 +114,30 @@ pub enum DbCommand {
         /// Only these sweeps (repeatable; default: all).
         #[arg(long = "sweep", value_name = "NAME")]
         sweeps: Vec<String>,
+    },
+}
+
+/// `fcnsweep bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Claim-and-finish throughput of empty trials at several worker counts and the latency
+    /// of an epoch commit, for SQLite and (with --postgres) PostgreSQL side by side.
+    Store {
+        /// Also measure this PostgreSQL server (scratch schemas, dropped afterwards).
+        #[arg(long, value_name = "URL", env = "FCNSWEEP_BENCH_PG")]
+        postgres: Option<String>,
+        /// Empty trials per measurement.
+        #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(10..))]
+        trials: u64,
+        /// Worker counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,8")]
+        workers: Vec<usize>,
+        /// Epoch commits timed per backend.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+        epochs: u64,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
     },
 }
 

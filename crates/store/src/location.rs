@@ -116,6 +116,32 @@ impl Location {
         }
     }
 
+    /// A scratch database beside this one, for benchmarks: for SQLite the file
+    /// `<dir>/<name>.sqlite`; for PostgreSQL the same server and database, in the schema
+    /// `fcnsweep_scratch_<name>`. [`Location::remove_scratch`] removes it.
+    pub fn scratch(&self, name: &str, dir: &Path) -> Result<Self, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(Self::Sqlite(dir.join(format!("{name}.sqlite")))),
+            Self::Postgres(t) => Ok(Self::Postgres(Box::new(
+                t.with_schema(&format!("{}{name}", postgres::SCRATCH_PREFIX))?,
+            ))),
+        }
+    }
+
+    /// Removes a database made by [`Location::scratch`]: the SQLite file with its log, or
+    /// the scratch schema (any other schema is refused).
+    pub fn remove_scratch(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(p) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+                }
+                Ok(())
+            }
+            Self::Postgres(t) => PostgresStore::drop_scratch_schema(t),
+        }
+    }
+
     /// The network file system kind holding an SQLite file, where SQLite's locking is unsafe.
     pub fn network_file_system(&self) -> Option<&'static str> {
         self.sqlite_path()

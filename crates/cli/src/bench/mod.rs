@@ -1,8 +1,10 @@
 //! `fcnsweep bench`'s measurements: epoch speed of the study's networks on the full dataset
-//! ([`epochs`]) and sweep throughput at one and several jobs ([`throughput`]), measured on
-//! this machine in one run; `commands/bench.rs` prints them.
+//! ([`epochs`]), sweep throughput at one and several jobs ([`throughput`]), and the result
+//! store's own cost ([`store`]), measured on this machine in one run; `commands/bench.rs`
+//! prints them.
 
 mod epochs;
+mod store;
 mod throughput;
 
 use fcnsweep_data::DataError;
@@ -12,6 +14,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use epochs::bench_epochs;
+pub use store::bench_store;
 pub use throughput::bench_sweep;
 
 /// Everything that can stop a benchmark.

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use fcnsweep_data::{resolve_data_dir, DatasetName};
 use fcnsweep_search::table::{Cell, Format, Table};
 
-use crate::bench::{bench_epochs, bench_sweep};
+use fcnsweep_store::{Location, StoreError};
+
+use crate::bench::{bench_epochs, bench_store, bench_sweep};
 use crate::cli::DataDirArg;
 use crate::commands::sweep::single_threaded_trials;
 
@@ -88,6 +90,90 @@ pub fn run(
                 one.seconds / many.seconds
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `fcnsweep bench store` and prints its report.
+pub fn run_store(
+    postgres: Option<&str>,
+    trials: usize,
+    workers: &[usize],
+    epochs: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let scratch = tempfile::Builder::new()
+        .prefix("fcnsweep-bench-store-")
+        .tempdir()?;
+    let count = std::cell::Cell::new(0);
+    let name = || {
+        count.set(count.get() + 1);
+        format!("bench_store_{}_{}", std::process::id(), count.get())
+    };
+    let sqlite_base = Location::Sqlite(scratch.path().join("base.sqlite"));
+    let sqlite = || sqlite_base.scratch(&name(), scratch.path());
+    let pg_base = postgres.map(Location::parse).transpose()?;
+    if let Some(Location::Sqlite(_)) = pg_base {
+        anyhow::bail!("--postgres needs a postgres:// URL");
+    }
+    let pg = || {
+        pg_base
+            .as_ref()
+            .expect("only called with a server")
+            .scratch(&name(), scratch.path())
+    };
+    let mut backends: Vec<(&str, &dyn Fn() -> Result<Location, StoreError>)> =
+        vec![("sqlite", &sqlite)];
+    if pg_base.is_some() {
+        backends.push(("postgres", &pg));
+    }
+    let report = bench_store(&backends, trials, workers, epochs, |m| {
+        eprintln!("bench: {m}")
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(
+        ["backend", "workers", "trials", "seconds", "claims/s"]
+            .map(String::from)
+            .to_vec(),
+    );
+    for c in &report.claims {
+        t.rows.push(vec![
+            Cell::text(&c.backend),
+            Cell::int(c.workers),
+            Cell::int(c.trials),
+            Cell::num(Some(c.seconds), 2),
+            Cell::num(Some(c.claims_per_second), 0),
+        ]);
+    }
+    println!("claim and finish of empty trials (each worker a thread with its own connection):");
+    print!("{}", t.render(Format::Table));
+    let mut t = Table::new(
+        [
+            "backend",
+            "epochs",
+            "p50_ms",
+            "p95_ms",
+            "overhead_of_1s_epoch",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for e in &report.epoch_commits {
+        t.rows.push(vec![
+            Cell::text(&e.backend),
+            Cell::int(e.epochs),
+            Cell::num(Some(e.p50_ms), 2),
+            Cell::num(Some(e.p95_ms), 2),
+            Cell::text(format!("{:.3}%", e.overhead_percent_of_1s_epoch)),
+        ]);
+    }
+    println!("epoch commit (one transaction: ownership check, heartbeat, epoch row):");
+    print!("{}", t.render(Format::Table));
+    if postgres.is_none() {
+        println!("(add --postgres URL or FCNSWEEP_BENCH_PG to measure a PostgreSQL server beside SQLite)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ mod worker;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -25,6 +25,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args),
         Command::Db(cmd) => db::run(cmd),
         Command::Bench {
+            what:
+                Some(BenchCommand::Store {
+                    postgres,
+                    trials,
+                    workers,
+                    epochs,
+                    json,
+                }),
+            ..
+        } => bench::run_store(
+            postgres.as_deref(),
+            trials as usize,
+            &workers,
+            epochs as usize,
+            json,
+        ),
+        Command::Bench {
+            what: None,
             dataset,
             epochs,
             no_sweep,

@@ -62,6 +62,9 @@ const TABLES: &[&str] = &[
     "trials",
 ];
 
+/// The name prefix of scratch schemas, the only ones fcnsweep ever drops.
+pub const SCRATCH_PREFIX: &str = "fcnsweep_scratch_";
+
 /// Server time in unix seconds, as every time column holds it.
 const NOW: &str = "extract(epoch from clock_timestamp())::double precision";
 
@@ -224,6 +227,28 @@ impl PostgresStore {
         })?;
         tracing::debug!(db, version, "created an old schema");
         Ok(())
+    }
+
+    /// Drops the connection's schema, which must be a scratch schema
+    /// (`fcnsweep_scratch_…`, see [`crate::Location::scratch`]).
+    pub fn drop_scratch_schema(target: &Target) -> Result<(), StoreError> {
+        let mut store = Self::connect(target)?;
+        let db = store.db();
+        store.run(|c| {
+            let schema: Option<String> = c.query_one("SELECT current_schema()", &[])?.get(0);
+            match schema {
+                Some(s) if s.starts_with(SCRATCH_PREFIX) => {
+                    c.batch_execute(&format!("DROP SCHEMA \"{s}\" CASCADE"))?;
+                    Ok(())
+                }
+                None => Ok(()),
+                Some(s) => Err(StoreError::Backend {
+                    db: db.clone(),
+                    detail: format!("schema {s} is not a scratch schema; not dropping it"),
+                }
+                .into()),
+            }
+        })
     }
 
     /// Runs one SQL statement of the caller's (tests, reports) and returns the rows.

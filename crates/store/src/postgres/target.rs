@@ -18,6 +18,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Target {
     config: Config,
+    url: String,
     described: String,
 }
 
@@ -54,8 +55,18 @@ impl Target {
         config.keepalives_idle(Duration::from_secs(30));
         Ok(Self {
             config,
+            url: url.to_string(),
             described: redact(url),
         })
+    }
+
+    /// The same server and database with `search_path` set to `schema`.
+    pub fn with_schema(&self, schema: &str) -> Result<Self, StoreError> {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        Self::parse(&format!(
+            "{}{sep}options=-csearch_path%3D{schema}",
+            self.url
+        ))
     }
 
     /// The URL without its password.
