@@ -14,7 +14,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use epochs::bench_epochs;
-pub use store::bench_store;
+pub use store::{bench_store, FreshDb};
 pub use throughput::bench_sweep;
 
 /// Everything that can stop a benchmark.

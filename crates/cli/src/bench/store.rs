@@ -150,10 +150,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// Makes a fresh scratch database of one backend.
+pub type FreshDb<'a> = &'a dyn Fn() -> Result<Location, StoreError>;
+
 /// Measures every backend of `backends` (a name and a function making a fresh scratch
 /// database) at every worker count.
 pub fn bench_store(
-    backends: &[(&str, &dyn Fn() -> Result<Location, StoreError>)],
+    backends: &[(&str, FreshDb<'_>)],
     trials: usize,
     workers: &[usize],
     epochs: usize,

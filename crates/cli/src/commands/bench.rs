@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use fcnsweep_data::{resolve_data_dir, DatasetName};
 use fcnsweep_search::table::{Cell, Format, Table};
 
-use fcnsweep_store::{Location, StoreError};
+use fcnsweep_store::Location;
 
-use crate::bench::{bench_epochs, bench_store, bench_sweep};
+use crate::bench::{bench_epochs, bench_store, bench_sweep, FreshDb};
 use crate::cli::DataDirArg;
 use crate::commands::sweep::single_threaded_trials;
 
@@ -122,8 +122,7 @@ pub fn run_store(
             .expect("only called with a server")
             .scratch(&name(), scratch.path())
     };
-    let mut backends: Vec<(&str, &dyn Fn() -> Result<Location, StoreError>)> =
-        vec![("sqlite", &sqlite)];
+    let mut backends: Vec<(&str, FreshDb<'_>)> = vec![("sqlite", &sqlite)];
     if pg_base.is_some() {
         backends.push(("postgres", &pg));
     }
