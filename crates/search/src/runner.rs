@@ -191,18 +191,37 @@ pub fn run_sweep(
 
     std::thread::scope(|scope| {
         scope.spawn(|| heartbeat_loop(open, &worker, options.heartbeat_every, &finished));
-        pool.scope(|s| {
-            for _ in 0..jobs {
-                s.spawn(|_| {
-                    let result = ctx.work();
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "worker stopped");
-                        abort.store(true, Ordering::Relaxed);
-                        first_error.lock().expect("error lock").get_or_insert(e);
-                    }
-                });
+        loop {
+            pool.scope(|s| {
+                for _ in 0..jobs {
+                    s.spawn(|_| {
+                        let result = ctx.work();
+                        if let Err(e) = result {
+                            tracing::error!(error = %e, "worker stopped");
+                            abort.store(true, Ordering::Relaxed);
+                            first_error.lock().expect("error lock").get_or_insert(e);
+                        }
+                    });
+                }
+            });
+            if ctx.halt.raised() {
+                break;
             }
-        });
+            // Every thread has stopped: a trial still running under this worker is one whose
+            // claim was committed but not acknowledged (a connection broken at that moment).
+            // Give it back and go on, rather than leave it for the staleness limit.
+            match open().and_then(|mut store| store.release_orphans(&worker)) {
+                Ok(0) => break,
+                Ok(n) => tracing::warn!(trials = n, "returned orphaned claims to pending"),
+                Err(e) => {
+                    first_error
+                        .lock()
+                        .expect("error lock")
+                        .get_or_insert(e.into());
+                    break;
+                }
+            }
+        }
         finished.store(true, Ordering::Relaxed);
     });
 

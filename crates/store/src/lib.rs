@@ -86,6 +86,10 @@ pub trait Store: Send {
     ) -> Result<(), StoreError>;
     /// Returns a running trial to pending and drops its partial epochs (interruption).
     fn release(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError>;
+    /// Returns to pending every trial still running under `worker`, with its partial epochs
+    /// dropped; called once all of the worker's threads have stopped, when any such trial is
+    /// a claim whose answer a broken connection lost. Returns how many there were.
+    fn release_orphans(&mut self, worker: &Worker) -> Result<usize, StoreError>;
     /// Trial counts by status.
     fn status_counts(&mut self, sweep_id: i64) -> Result<StatusCounts, StoreError>;
     /// Mean wall time of the sweep's finished trials (for ETAs).

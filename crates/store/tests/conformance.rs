@@ -91,6 +91,7 @@ conformance!(
     claim_record_finish,
     a_stale_claim_is_reclaimed_and_the_old_owner_loses_it,
     release_returns_a_trial_to_pending,
+    orphaned_claims_are_released,
     concurrent_claims_take_each_trial_once,
     queries_answer_what_the_cli_asks,
     baselines_are_stored_and_replaced,
@@ -343,6 +344,36 @@ fn release_returns_a_trial_to_pending(b: &Backend) {
     assert_eq!(trials[0].status, TrialStatus::Pending);
     assert_eq!(trials[0].epochs_done, 0);
     assert_eq!(s.claim(id, &w, &opts()).unwrap().unwrap().id, t.id);
+}
+
+fn orphaned_claims_are_released(b: &Backend) {
+    let mut s = b.fresh().open().unwrap();
+    s.register_sweep(
+        &plan("a", &[0.1], &[0, 1, 2]),
+        "a",
+        RegisterOptions::default(),
+    )
+    .unwrap();
+    let id = s.find_sweep("a").unwrap().unwrap();
+    let (me, other) = (worker("h"), worker("g"));
+    let lost = s.claim(id, &me, &opts()).unwrap().unwrap();
+    s.record_epoch(lost.id, &me, &epoch(1)).unwrap();
+    s.claim(id, &me, &opts()).unwrap().unwrap();
+    let theirs = s.claim(id, &other, &opts()).unwrap().unwrap();
+    assert_eq!(s.release_orphans(&me).unwrap(), 2);
+    let c = s.status_counts(id).unwrap();
+    assert_eq!((c.pending, c.running), (2, 1));
+    assert_eq!(s.release_orphans(&me).unwrap(), 0);
+    let trials = s.trials(id).unwrap();
+    let running: Vec<i64> = trials
+        .iter()
+        .filter(|t| t.status == TrialStatus::Running)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(running, [theirs.id]);
+    assert!(trials
+        .iter()
+        .all(|t| t.status != TrialStatus::Pending || t.epochs_done == 0));
 }
 
 fn concurrent_claims_take_each_trial_once(b: &Backend) {

@@ -1052,6 +1052,25 @@ impl Store for PostgresStore {
         })
     }
 
+    fn release_orphans(&mut self, worker: &Worker) -> Result<usize, StoreError> {
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM epochs WHERE trial_id IN
+                   (SELECT id FROM trials WHERE worker = $1 AND status = 'running')",
+                &[&worker.id],
+            )?;
+            let n = tx.execute(
+                "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
+                        heartbeat_at = NULL, epochs_done = 0
+                 WHERE worker = $1 AND status = 'running'",
+                &[&worker.id],
+            )?;
+            tx.commit()?;
+            Ok(n as usize)
+        })
+    }
+
     fn status_counts(&mut self, sweep_id: i64) -> Result<StatusCounts, StoreError> {
         let db = self.db();
         let rows = self.run(|c| {

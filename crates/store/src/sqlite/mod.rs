@@ -929,6 +929,28 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
+    fn release_orphans(&mut self, worker: &Worker) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        tx.execute(
+            "DELETE FROM epochs WHERE trial_id IN
+               (SELECT id FROM trials WHERE worker = ?1 AND status = 'running')",
+            [&worker.id],
+        )
+        .map_err(err)?;
+        let n = tx
+            .execute(
+                "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
+                        heartbeat_at = NULL, epochs_done = 0
+                 WHERE worker = ?1 AND status = 'running'",
+                [&worker.id],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(n)
+    }
+
     fn status_counts(&mut self, sweep_id: i64) -> Result<StatusCounts, StoreError> {
         let path = self.path.clone();
         let rows: Vec<(String, i64)> = self
