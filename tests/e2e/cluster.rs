@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    self, heavy, real_data, s, small_sweep, sweep_metrics, tempdir, wait_until, Proc, Rng,
+    self, heavy, real_data, s, small_sweep, sweep_metrics, tempdir, wait_until, Out, Proc,
     SMALL_CONFIGS,
 };
+use crate::faults::{kill_loop, metric_diff, KillRound};
 use crate::pg::{restart_server, with_schema, Pg};
 
 /// `fcnsweep worker` against `url`, one trial at a time, quick to notice dead workers.
@@ -195,9 +196,77 @@ fn workers_on_postgres_survive_a_dead_host_a_restart_and_cut_connections() {
     );
 }
 
+const PG_KILL_NAME: &str = "e2e-pg-kill";
+
+/// A kill-loop round on PostgreSQL: `sweep run` or `fcnsweep worker` into a fresh schema.
+struct PgRound<'a> {
+    pg: Pg,
+    spec: &'a str,
+    data: &'a str,
+    dir: &'a std::path::Path,
+    verify: &'a dyn Fn(&Pg, &[String]),
+}
+
+impl PgRound<'_> {
+    fn run_args(&self) -> Vec<&str> {
+        let url = self.pg.url.as_str();
+        vec![
+            "sweep",
+            "run",
+            self.spec,
+            "--db",
+            url,
+            "-j",
+            "1",
+            "--data-dir",
+            self.data,
+        ]
+    }
+}
+
+impl KillRound for PgRound<'_> {
+    fn registered(&self) -> bool {
+        self.pg.status_count("pending").is_some()
+    }
+
+    fn spawn(&self, registered: bool, pick: u64) -> (&'static str, Proc) {
+        let (verb, args) = if registered && pick == 1 {
+            ("worker", worker_args(&self.pg.url, self.data))
+        } else {
+            ("run", self.run_args())
+        };
+        (verb, Proc::spawn(self.dir, &args, self.dir, "child"))
+    }
+
+    fn finish(&self, registered: bool) -> Out {
+        if registered {
+            let url = self.pg.url.as_str();
+            common::run(
+                self.dir,
+                &[
+                    "sweep",
+                    "resume",
+                    PG_KILL_NAME,
+                    "--db",
+                    url,
+                    "-j",
+                    "1",
+                    "--data-dir",
+                    self.data,
+                ],
+            )
+        } else {
+            common::run(self.dir, &self.run_args())
+        }
+    }
+
+    fn verify(&self, schedule: &[String]) {
+        (self.verify)(&self.pg, schedule)
+    }
+}
+
 #[test]
 fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
-    const NAME: &str = "e2e-pg-kill";
     const EPOCHS: u32 = 4;
     const SEEDS: usize = 4;
     let Some(real) = real_data("pg_kill_loop") else {
@@ -207,25 +276,11 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
         return;
     }
     let _cpu = heavy();
-    let seed = std::env::var("FCNSWEEP_KILL_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    let points: usize = std::env::var("FCNSWEEP_KILL_POINTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let mut rng = Rng::new(seed);
     let dir = tempdir();
     let spec = dir.path().join("spec.yaml");
     fs::write(
         &spec,
-        small_sweep(NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
+        small_sweep(PG_KILL_NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
     )
     .unwrap();
     let reference_db = dir.path().join("reference.sqlite");
@@ -234,108 +289,37 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
         &common::sweep_run(&spec, &reference_db, "1", &real),
     )
     .ok();
-    let reference = sweep_metrics(&reference_db, NAME);
+    let reference = sweep_metrics(&reference_db, PG_KILL_NAME);
     let trials = SMALL_CONFIGS * SEEDS;
-
+    let verify = |pg: &Pg, schedule: &[String]| {
+        let problems = pg.check_complete(PG_KILL_NAME, trials, EPOCHS as i64);
+        assert!(
+            problems.is_empty(),
+            "{problems:#?}\n{}",
+            schedule.join("\n")
+        );
+        let got = pg.sweep_metrics(PG_KILL_NAME);
+        assert!(
+            got == reference,
+            "metrics differ from the uninterrupted run:\n{}\n{}",
+            metric_diff(&got, &reference),
+            schedule.join("\n")
+        );
+    };
     let started = Instant::now();
-    let (mut hits, mut cycles, mut rounds) = (0, 0, 0);
-    let mut schedule = Vec::new();
-    'rounds: loop {
-        rounds += 1;
-        let pg = Pg::fresh("pg_kill").expect("the server is there");
-        let verify = |pg: &Pg, schedule: &[String]| {
-            let problems = pg.check_complete(NAME, trials, EPOCHS as i64);
-            assert!(
-                problems.is_empty(),
-                "{problems:#?}\nreplay with FCNSWEEP_KILL_SEED={seed}:\n{}",
-                schedule.join("\n")
-            );
-            assert!(
-                pg.sweep_metrics(NAME) == reference,
-                "metrics differ from the uninterrupted run; replay with FCNSWEEP_KILL_SEED={seed}:\n{}",
-                schedule.join("\n")
-            );
-        };
-        loop {
-            let registered = pg.has_tables() && pg.status_count("pending").is_some();
-            if hits >= points {
-                let out = if registered {
-                    common::run(
-                        dir.path(),
-                        &[
-                            "sweep",
-                            "resume",
-                            NAME,
-                            "--db",
-                            &pg.url,
-                            "-j",
-                            "1",
-                            "--data-dir",
-                            s(&real),
-                        ],
-                    )
-                } else {
-                    common::run(
-                        dir.path(),
-                        &[
-                            "sweep",
-                            "run",
-                            s(&spec),
-                            "--db",
-                            &pg.url,
-                            "-j",
-                            "1",
-                            "--data-dir",
-                            s(&real),
-                        ],
-                    )
-                };
-                assert_eq!(out.code, Some(0), "final run failed:\n{out}");
-                verify(&pg, &schedule);
-                break 'rounds;
-            }
-            cycles += 1;
-            let (verb, args): (&str, Vec<&str>) = if registered && rng.range(0, 1) == 1 {
-                ("worker", worker_args(&pg.url, s(&real)))
-            } else {
-                (
-                    "run",
-                    vec![
-                        "sweep",
-                        "run",
-                        s(&spec),
-                        "--db",
-                        &pg.url,
-                        "-j",
-                        "1",
-                        "--data-dir",
-                        s(&real),
-                    ],
-                )
-            };
-            let delay = rng.range(50, 1500);
-            let p = Proc::spawn(dir.path(), &args, dir.path(), "child");
-            std::thread::sleep(Duration::from_millis(delay));
-            let (hit, out) = p.kill();
-            schedule.push(format!(
-                "round {rounds} cycle {cycles}: {verb}, kill after {delay} ms: {}",
-                if hit { "hit" } else { "already exited" }
-            ));
-            if hit {
-                hits += 1;
-                continue;
-            }
-            assert_eq!(
-                out.code,
-                Some(0),
-                "a {verb} exited on its own with an error:\n{out}"
-            );
-            verify(&pg, &schedule);
-            continue 'rounds;
-        }
-    }
+    let stats = kill_loop(|_| PgRound {
+        pg: Pg::fresh("pg_kill").expect("the server is there"),
+        spec: s(&spec),
+        data: s(&real),
+        dir: dir.path(),
+        verify: &verify,
+    });
     eprintln!(
-        "postgres kill loop: seed {seed}, {hits} kills hit a live process in {cycles} cycles over {rounds} rounds, {trials} trials per round, {:.1} s",
+        "postgres kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {trials} trials per round, {:.1} s",
+        stats.seed,
+        stats.hits,
+        stats.cycles,
+        stats.rounds,
         started.elapsed().as_secs_f64()
     );
 }

@@ -12,27 +12,98 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     self, check_complete, epochs_by_trial, has_sweep, heavy, real_data, s, small_sweep,
-    status_count, sweep_metrics, tempdir, wait_until, Metrics, Proc, Rng, SMALL_CONFIGS,
-    SMALL_SEEDS,
+    sweep_metrics, tempdir, wait_until, Metrics, Out, Proc, Rng, SMALL_CONFIGS, SMALL_SEEDS,
 };
 
-/// Prints the schedule so far when the test fails, so that it can be replayed.
-struct Replay {
-    seed: u64,
-    points: usize,
-    events: Vec<String>,
+/// One round of a kill loop: a fresh database, the commands that train into it, and the check
+/// that a finished round matches the uninterrupted run.
+pub trait KillRound {
+    /// Whether the sweep is registered in this round's database yet.
+    fn registered(&self) -> bool;
+    /// Starts a process that trains (`run` when nothing is registered; after that, whichever
+    /// `pick` chooses among the round's commands); returns its name and the process.
+    fn spawn(&self, registered: bool, pick: u64) -> (&'static str, Proc);
+    /// Runs a process to the end of the sweep, after the last kill.
+    fn finish(&self, registered: bool) -> Out;
+    /// Panics, with `schedule`, unless the round's database is complete and equal to the
+    /// uninterrupted run.
+    fn verify(&self, schedule: &[String]);
 }
 
-impl Drop for Replay {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "kill loop failed; replay with FCNSWEEP_KILL_SEED={} FCNSWEEP_KILL_POINTS={}\nschedule:\n{}",
-                self.seed,
-                self.points,
-                self.events.join("\n")
+/// What a kill loop did.
+pub struct KillStats {
+    /// The schedule's seed.
+    pub seed: u64,
+    /// Kills that hit a live process.
+    pub hits: usize,
+    /// Processes started.
+    pub cycles: usize,
+    /// Databases used (a process that finishes the sweep before its kill ends a round).
+    pub rounds: usize,
+}
+
+/// Starts processes and SIGKILLs each after a random 50-1500 ms until `FCNSWEEP_KILL_POINTS`
+/// (default 20) kills have hit a live process, then lets one finish and verifies the round.
+/// The schedule is seeded (`FCNSWEEP_KILL_SEED` replays one) and printed when it fails.
+pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillStats {
+    let seed = env_u64("FCNSWEEP_KILL_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let points = env_u64("FCNSWEEP_KILL_POINTS").unwrap_or(20) as usize;
+    let mut rng = Rng::new(seed);
+    let mut schedule = vec![format!(
+        "replay with FCNSWEEP_KILL_SEED={seed} FCNSWEEP_KILL_POINTS={points}"
+    )];
+    let (mut hits, mut cycles, mut rounds) = (0, 0, 0);
+    'rounds: loop {
+        rounds += 1;
+        let round = new_round(rounds);
+        loop {
+            let registered = round.registered();
+            if hits >= points {
+                let out = round.finish(registered);
+                schedule.push(format!("round {rounds}: final run: exit {:?}", out.code));
+                assert_eq!(
+                    out.code,
+                    Some(0),
+                    "final run failed:\n{out}\n{}",
+                    schedule.join("\n")
+                );
+                round.verify(&schedule);
+                break 'rounds;
+            }
+            cycles += 1;
+            let (verb, p) = round.spawn(registered, rng.range(0, 1));
+            let delay = rng.range(50, 1500);
+            std::thread::sleep(Duration::from_millis(delay));
+            let (hit, out) = p.kill();
+            schedule.push(format!(
+                "round {rounds} cycle {cycles}: {verb}, kill after {delay} ms: {}",
+                if hit { "hit" } else { "already exited" }
+            ));
+            if hit {
+                hits += 1;
+                continue;
+            }
+            assert_eq!(
+                out.code,
+                Some(0),
+                "a {verb} exited on its own with an error:\n{out}\n{}",
+                schedule.join("\n")
             );
+            // It finished the sweep before the kill: check it, then start a fresh round.
+            round.verify(&schedule);
+            continue 'rounds;
         }
+    }
+    KillStats {
+        seed,
+        hits,
+        cycles,
+        rounds,
     }
 }
 
@@ -46,7 +117,7 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 /// Differences between two metric maps, for messages.
-fn metric_diff(got: &Metrics, want: &Metrics) -> String {
+pub fn metric_diff(got: &Metrics, want: &Metrics) -> String {
     let mut out = String::new();
     for (k, w) in want {
         match got.get(k) {
@@ -61,39 +132,62 @@ fn metric_diff(got: &Metrics, want: &Metrics) -> String {
     out
 }
 
+/// A kill-loop round on SQLite: `sweep run` or `sweep resume` into a fresh file.
+struct SqliteRound<'a> {
+    db: std::path::PathBuf,
+    args: &'a dyn Fn(&str, &Path) -> Vec<String>,
+    dir: &'a Path,
+    verify: &'a dyn Fn(&Path, &[String]),
+}
+
+impl KillRound for SqliteRound<'_> {
+    fn registered(&self) -> bool {
+        has_sweep(&self.db, KILL_NAME)
+    }
+
+    fn spawn(&self, registered: bool, pick: u64) -> (&'static str, Proc) {
+        let verb = if registered && pick == 1 {
+            "resume"
+        } else {
+            "run"
+        };
+        let a = (self.args)(verb, &self.db);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        (verb, Proc::spawn(self.dir, &a, self.dir, "child"))
+    }
+
+    fn finish(&self, registered: bool) -> Out {
+        let a = (self.args)(if registered { "resume" } else { "run" }, &self.db);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::run(self.dir, &a)
+    }
+
+    fn verify(&self, schedule: &[String]) {
+        (self.verify)(&self.db, schedule)
+    }
+}
+
+const KILL_NAME: &str = "e2e-kill-loop";
+
 #[test]
 fn kill_loop_converges_to_the_uninterrupted_results() {
-    const NAME: &str = "e2e-kill-loop";
     const EPOCHS: u32 = 4;
     const SEEDS: usize = 4;
     let Some(real) = real_data("kill_loop") else {
         return;
     };
     let _cpu = heavy();
-    let seed = env_u64("FCNSWEEP_KILL_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-    });
-    let points = env_u64("FCNSWEEP_KILL_POINTS").unwrap_or(20) as usize;
-    let mut replay = Replay {
-        seed,
-        points,
-        events: Vec::new(),
-    };
-    let mut rng = Rng::new(seed);
     let dir = tempdir();
     let spec = dir.path().join("spec.yaml");
     // 12 trials of 0.15-0.3 s: kills land in start-up, mid-epoch and in commits, and a round
     // takes several kills to finish.
     fs::write(
         &spec,
-        small_sweep(NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
+        small_sweep(KILL_NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
     )
     .unwrap();
     let args = |verb: &str, db: &Path| -> Vec<String> {
-        let target = if verb == "run" { s(&spec) } else { NAME };
+        let target = if verb == "run" { s(&spec) } else { KILL_NAME };
         [
             "sweep",
             verb,
@@ -108,91 +202,46 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
         .map(String::from)
         .to_vec()
     };
-    let run_to_end = |verb: &str, db: &Path| {
-        let a = args(verb, db);
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        common::run(dir.path(), &a)
-    };
 
     // The reference: the same sweep, uninterrupted.
     let reference_db = dir.path().join("reference.sqlite");
-    run_to_end("run", &reference_db).ok();
-    let reference = sweep_metrics(&reference_db, NAME);
+    common::run(
+        dir.path(),
+        &common::sweep_run(&spec, &reference_db, "1", &real),
+    )
+    .ok();
+    let reference = sweep_metrics(&reference_db, KILL_NAME);
     assert_eq!(reference.len(), SMALL_CONFIGS * SEEDS);
-
-    let verify = |db: &Path, replay: &Replay| {
-        let problems = check_complete(db, NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
-        assert!(problems.is_empty(), "{}: {problems:#?}", db.display());
-        let got = sweep_metrics(db, NAME);
+    let verify = |db: &Path, schedule: &[String]| {
+        let problems = check_complete(db, KILL_NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
+        assert!(
+            problems.is_empty(),
+            "{}: {problems:#?}\n{}",
+            db.display(),
+            schedule.join("\n")
+        );
+        let got = sweep_metrics(db, KILL_NAME);
         assert!(
             got == reference,
-            "{}: metrics differ from the uninterrupted run (seed {}):\n{}",
+            "{}: metrics differ from the uninterrupted run:\n{}\n{}",
             db.display(),
-            replay.seed,
-            metric_diff(&got, &reference)
+            metric_diff(&got, &reference),
+            schedule.join("\n")
         );
     };
-
     let started = Instant::now();
-    let mut hits = 0;
-    let mut cycles = 0;
-    let mut rounds = 0;
-    'rounds: loop {
-        rounds += 1;
-        let db = dir.path().join(format!("round{rounds}.sqlite"));
-        loop {
-            if hits >= points {
-                // Enough kills: a resume (or a run, if nothing was registered) must finish.
-                let verb = if has_sweep(&db, NAME) {
-                    "resume"
-                } else {
-                    "run"
-                };
-                let out = run_to_end(verb, &db);
-                replay
-                    .events
-                    .push(format!("round {rounds}: final {verb}: exit {:?}", out.code));
-                assert_eq!(out.code, Some(0), "final {verb} failed:\n{out}");
-                verify(&db, &replay);
-                break 'rounds;
-            }
-            cycles += 1;
-            let verb = if has_sweep(&db, NAME) && rng.range(0, 1) == 1 {
-                "resume"
-            } else {
-                "run"
-            };
-            let delay = rng.range(50, 1500);
-            let a = args(verb, &db);
-            let a: Vec<&str> = a.iter().map(String::as_str).collect();
-            let p = Proc::spawn(dir.path(), &a, dir.path(), "child");
-            std::thread::sleep(Duration::from_millis(delay));
-            let (hit, out) = p.kill();
-            let done = status_count(&db, "done").unwrap_or(0);
-            replay.events.push(format!(
-                "round {rounds} cycle {cycles}: {verb}, kill after {delay} ms: {} ({done} trials done)",
-                if hit { "hit" } else { "already exited" }
-            ));
-            if hit {
-                hits += 1;
-                continue;
-            }
-            assert_eq!(
-                out.code,
-                Some(0),
-                "a {verb} exited on its own with an error:\n{out}"
-            );
-            // It finished the sweep before the kill: check it, then start a fresh round.
-            verify(&db, &replay);
-            continue 'rounds;
-        }
-    }
-    assert!(
-        hits >= points,
-        "{hits} kills hit a live process, wanted {points}"
-    );
+    let stats = kill_loop(|round| SqliteRound {
+        db: dir.path().join(format!("round{round}.sqlite")),
+        args: &args,
+        dir: dir.path(),
+        verify: &verify,
+    });
     eprintln!(
-        "kill loop: seed {seed}, {hits} kills hit a live process in {cycles} cycles over {rounds} rounds, {} trials per round, {:.1} s",
+        "kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {} trials per round, {:.1} s",
+        stats.seed,
+        stats.hits,
+        stats.cycles,
+        stats.rounds,
         SMALL_CONFIGS * SEEDS,
         started.elapsed().as_secs_f64()
     );
