@@ -49,4 +49,7 @@ pub enum ModelError {
     /// Training was stopped from outside (Ctrl-C) before it finished.
     #[error("training interrupted")]
     Interrupted,
+    /// A checkpoint that cannot be read, or that belongs to another run.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }

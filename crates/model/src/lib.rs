@@ -3,6 +3,7 @@
 
 pub mod axes;
 pub mod bench;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fcn;
@@ -18,4 +19,7 @@ pub use fcn::Fcn;
 pub use optim::{
     Algorithm, Hyper, HyperValue, OptimizerConfig, OptimizerKind, Range, ReferenceOptimizer,
 };
-pub use train::{train, train_reference, EpochMetrics, NoObserver, RunObserver, RunResult};
+pub use checkpoint::Checkpoint;
+pub use train::{
+    train, train_from, train_reference, EpochMetrics, NoObserver, RunObserver, RunResult,
+};

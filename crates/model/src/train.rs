@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
-use crate::fused::{FlushDenormals, FusedFcn, FusedOptimizer};
+use crate::checkpoint::Checkpoint;
+use crate::fused::{EngineState, FlushDenormals, FusedFcn, FusedOptimizer};
 use crate::memory::EVAL_BATCH;
 use crate::optim::ReferenceOptimizer;
 
@@ -59,8 +60,19 @@ pub struct RunResult {
 
 /// Receives progress from [`train`]; the search engine stores epochs through it.
 pub trait RunObserver {
-    /// Called after each epoch; an error aborts the run and is returned by [`train`].
-    fn on_epoch(&mut self, metrics: &EpochMetrics) -> Result<(), ModelError>;
+    /// Called after each epoch, with the state that resumes the run after it when
+    /// [`RunObserver::wants_checkpoint`] said so; an error aborts the run and is returned by
+    /// [`train`].
+    fn on_epoch(
+        &mut self,
+        metrics: &EpochMetrics,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), ModelError>;
+    /// Whether the next [`RunObserver::on_epoch`] should carry a checkpoint (building one
+    /// copies every parameter and optimizer buffer).
+    fn wants_checkpoint(&self) -> bool {
+        false
+    }
     /// Polled between mini-batches; `true` aborts the run with [`ModelError::Interrupted`].
     fn should_stop(&self) -> bool {
         false
@@ -71,7 +83,7 @@ pub trait RunObserver {
 pub struct NoObserver;
 
 impl RunObserver for NoObserver {
-    fn on_epoch(&mut self, _: &EpochMetrics) -> Result<(), ModelError> {
+    fn on_epoch(&mut self, _: &EpochMetrics, _: Option<&Checkpoint>) -> Result<(), ModelError> {
         Ok(())
     }
 }
@@ -102,6 +114,16 @@ trait Engine {
     ) -> Result<(f64, usize), ModelError>;
     /// The summed loss and the correct predictions of `batch` in eval mode, without gradients.
     fn eval_batch(&mut self, batch: Batch) -> Result<(f64, usize), ModelError>;
+    /// The network's and optimizer's state, for a checkpoint (`None`: not supported).
+    fn state(&self) -> Option<EngineState> {
+        None
+    }
+    /// Puts a checkpoint's state back.
+    fn restore(&mut self, _state: &EngineState) -> Result<(), ModelError> {
+        Err(ModelError::Checkpoint(
+            "the candle reference path does not resume from checkpoints".into(),
+        ))
+    }
 }
 
 /// The candle reference: [`Fcn`] with autograd and the tensor updates of [`ReferenceOptimizer`].
@@ -167,6 +189,14 @@ impl Engine for FusedEngine {
     fn set_lr(&mut self, lr: f64) {
         self.opt.set_lr(lr);
     }
+
+    fn state(&self) -> Option<EngineState> {
+        Some(self.net.state(&self.opt))
+    }
+
+    fn restore(&mut self, state: &EngineState) -> Result<(), ModelError> {
+        self.net.restore(&mut self.opt, state)
+    }
 }
 
 /// Mean loss and accuracy of `engine` over a whole split, in eval mode, without gradients.
@@ -206,6 +236,18 @@ pub fn train(
     seed: u64,
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult, ModelError> {
+    train_from(splits, config, seed, observer, None)
+}
+
+/// [`train`], continued from `resume` (a checkpoint of the same configuration and seed):
+/// the epochs after it are trained exactly as an uninterrupted run trains them.
+pub fn train_from(
+    splits: &Splits,
+    config: &RunConfig,
+    seed: u64,
+    observer: &mut dyn RunObserver,
+    resume: Option<&Checkpoint>,
+) -> Result<RunResult, ModelError> {
     let _flush = FlushDenormals::new();
     config.validate()?;
     let net = FusedFcn::new(
@@ -218,7 +260,7 @@ pub fn train(
     let opt = FusedOptimizer::new(&config.optimizer, &net.parameter_sizes());
     let skip_single = net.has_batch_norm();
     let engine = FusedEngine { net, opt };
-    run(engine, skip_single, splits, config, seed, observer)
+    run(engine, skip_single, splits, config, seed, observer, resume)
 }
 
 /// [`train`] through candle's autograd ([`Fcn`] and the tensor optimizers of
@@ -241,7 +283,7 @@ pub fn train_reference(
     let skip_single = net.has_batch_norm();
     let features = splits.features();
     let engine = CandleEngine { net, opt, features };
-    run(engine, skip_single, splits, config, seed, observer)
+    run(engine, skip_single, splits, config, seed, observer, None)
 }
 
 /// The training loop shared by both engines; `skip_single`: the network has BatchNorm, which
@@ -253,14 +295,28 @@ fn run(
     config: &RunConfig,
     seed: u64,
     observer: &mut dyn RunObserver,
+    resume: Option<&Checkpoint>,
 ) -> Result<RunResult, ModelError> {
     let started = Instant::now();
     let mut dropout_rng = rng(seed, STREAM_DROPOUT);
     let mut shuffle_rng = rng(seed, STREAM_SHUFFLE);
     let mut epochs = Vec::with_capacity(config.train.epochs);
     let mut diverged = false;
+    let mut before = 0.0;
+    if let Some(c) = resume {
+        if c.config != *config || c.seed != seed {
+            return Err(ModelError::Checkpoint(
+                "the checkpoint belongs to another configuration or seed".into(),
+            ));
+        }
+        engine.restore(&c.engine)?;
+        dropout_rng.set_word_pos(c.rng[0]);
+        shuffle_rng.set_word_pos(c.rng[1]);
+        epochs.extend(c.epochs.iter().cloned());
+        before = c.elapsed;
+    }
 
-    for epoch in 1..=config.train.epochs {
+    for epoch in epochs.len() + 1..=config.train.epochs {
         let epoch_start = Instant::now();
         engine.set_lr(config.optimizer.lr * config.train.lr_factor(epoch));
         let (mut loss_sum, mut batches, mut correct, mut seen) = (0.0f64, 0usize, 0usize, 0usize);
@@ -302,8 +358,19 @@ fn run(
             eval_seconds: eval_start.elapsed().as_secs_f64(),
         };
         tracing::debug!(?metrics, "epoch finished");
-        observer.on_epoch(&metrics)?;
-        epochs.push(metrics);
+        epochs.push(metrics.clone());
+        let checkpoint = match engine.state() {
+            Some(engine) if observer.wants_checkpoint() && !diverged => Some(Checkpoint {
+                config: config.clone(),
+                seed,
+                epochs: epochs.clone(),
+                elapsed: before + started.elapsed().as_secs_f64(),
+                rng: [dropout_rng.get_word_pos(), shuffle_rng.get_word_pos()],
+                engine,
+            }),
+            _ => None,
+        };
+        observer.on_epoch(&metrics, checkpoint.as_ref())?;
         if diverged {
             tracing::info!(epoch, "loss is not finite: run diverged");
             break;
@@ -315,6 +382,6 @@ fn run(
         test_loss,
         test_acc,
         diverged,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: before + started.elapsed().as_secs_f64(),
     })
 }

@@ -35,6 +35,7 @@ mod kernels;
 mod loss;
 mod matmul;
 mod network;
+mod state;
 pub mod optim;
 #[cfg(test)]
 mod tests;
@@ -46,3 +47,4 @@ pub use matmul::{default_parallelism, Parallelism};
 pub(crate) use matmul::{matmul as gemm_matmul, MatRef};
 pub use network::FusedFcn;
 pub use optim::FusedOptimizer;
+pub use state::EngineState;

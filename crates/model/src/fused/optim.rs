@@ -10,14 +10,14 @@ use crate::optim::OptimizerConfig;
 /// Optimizer state for a flat parameter buffer split into segments (one per tensor).
 #[derive(Debug, Clone)]
 pub struct FusedOptimizer {
-    config: OptimizerConfig,
+    pub(super) config: OptimizerConfig,
     /// `(offset, len)` of each parameter tensor in the flat buffers.
-    segments: Vec<(usize, usize)>,
+    pub(super) segments: Vec<(usize, usize)>,
     /// Updates applied to each segment (torch's per-parameter `state["step"]`).
-    seg_steps: Vec<u64>,
+    pub(super) seg_steps: Vec<u64>,
     /// Each segment's state buffers, as the algorithm's `state` declares them.
-    states: Vec<Vec<Vec<f32>>>,
-    steps: usize,
+    pub(super) states: Vec<Vec<Vec<f32>>>,
+    pub(super) steps: usize,
 }
 
 impl FusedOptimizer {

@@ -600,3 +600,99 @@ fn schedules_change_the_learning_rate_between_epochs() {
     assert_ne!(fused.epochs[1].val_loss, constant.epochs[1].val_loss);
     assert_runs_agree(&fused, &reference, "cosine", 1.0 / 200.0 + 1e-9);
 }
+
+/// Keeps every checkpoint offered and can stop the run after a given epoch.
+struct Keeper {
+    checkpoints: Vec<crate::Checkpoint>,
+    stop_after: Option<usize>,
+}
+
+impl crate::RunObserver for Keeper {
+    fn on_epoch(
+        &mut self,
+        m: &crate::EpochMetrics,
+        checkpoint: Option<&crate::Checkpoint>,
+    ) -> Result<(), crate::ModelError> {
+        self.checkpoints.extend(checkpoint.cloned());
+        if self.stop_after == Some(m.epoch) {
+            return Err(crate::ModelError::Interrupted);
+        }
+        Ok(())
+    }
+
+    fn wants_checkpoint(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
+    use crate::optim::OptimizerKind::*;
+    let splits = synthetic_splits();
+    let c = OptimizerConfig::new;
+    let cases = [
+        (Norm::None, 0.0, c(Sgd, 0.05).with("momentum", 0.9)),
+        (Norm::Batch, 0.3, c(Adam, 0.003).with("weight_decay", 1e-4)),
+        (Norm::None, 0.15, c(Rmsprop, 0.001).with("centered", true)),
+        (Norm::Batch, 0.0, c(Adagrad, 0.01)),
+    ];
+    for (norm, dropout, opt) in cases {
+        let mut cfg = run_config(
+            ModelConfig {
+                hidden: vec![32, 16],
+                dropout,
+                norm,
+                ..Default::default()
+            },
+            opt,
+            64,
+        );
+        cfg.train.epochs = 4;
+        cfg.train.lr_schedule = crate::LrSchedule::Cosine;
+        let what = format!("{norm:?} dropout {dropout} {:?}", cfg.optimizer.kind());
+        let mut whole = Keeper {
+            checkpoints: Vec::new(),
+            stop_after: None,
+        };
+        let reference = crate::train(&splits, &cfg, 11, &mut whole).unwrap();
+        assert_eq!(whole.checkpoints.len(), 4, "{what}");
+        for k in 1..4 {
+            // Stop after epoch k, write and read the checkpoint, resume.
+            let mut cut = Keeper {
+                checkpoints: Vec::new(),
+                stop_after: Some(k),
+            };
+            assert!(crate::train(&splits, &cfg, 11, &mut cut).is_err());
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.safetensors");
+            let sha = cut.checkpoints[k - 1].write_atomic(&path).unwrap();
+            let back = crate::Checkpoint::read_verified(&path, &sha).unwrap();
+            assert_eq!(back, cut.checkpoints[k - 1], "{what}: round trip");
+            let resumed =
+                crate::train_from(&splits, &cfg, 11, &mut crate::NoObserver, Some(&back)).unwrap();
+            assert_eq!(resumed.test_acc.to_bits(), reference.test_acc.to_bits(), "{what} from {k}");
+            assert_eq!(resumed.test_loss.to_bits(), reference.test_loss.to_bits(), "{what} from {k}");
+            for (a, b) in resumed.epochs.iter().zip(&reference.epochs) {
+                assert_eq!(
+                    (a.train_loss.to_bits(), a.val_loss.map(f64::to_bits)),
+                    (b.train_loss.to_bits(), b.val_loss.map(f64::to_bits)),
+                    "{what} from {k}: epoch {}",
+                    a.epoch
+                );
+            }
+        }
+        // A torn file and another run's checkpoint are refused.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.safetensors");
+        let sha = whole.checkpoints[0].write_atomic(&path).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes.truncate(n - 7);
+        std::fs::write(&path, &bytes).unwrap();
+        let e = crate::Checkpoint::read_verified(&path, &sha).unwrap_err();
+        assert!(e.to_string().contains("torn or replaced"), "{e}");
+        let e = crate::train_from(&splits, &cfg, 12, &mut crate::NoObserver, Some(&whole.checkpoints[0]))
+            .unwrap_err();
+        assert!(e.to_string().contains("another configuration or seed"), "{e}");
+    }
+}
