@@ -204,7 +204,7 @@ struct PgRound<'a> {
     spec: &'a str,
     data: &'a str,
     dir: &'a std::path::Path,
-    verify: &'a dyn Fn(&Pg, &[String]),
+    verify: &'a dyn Fn(&Pg, usize, &[String]) -> usize,
 }
 
 impl PgRound<'_> {
@@ -220,6 +220,8 @@ impl PgRound<'_> {
             "1",
             "--data-dir",
             self.data,
+            "--checkpoint-every",
+            "0",
         ]
     }
 }
@@ -231,7 +233,11 @@ impl KillRound for PgRound<'_> {
 
     fn spawn(&self, registered: bool, pick: u64) -> (&'static str, Proc) {
         let (verb, args) = if registered && pick == 1 {
-            ("worker", worker_args(&self.pg.url, self.data))
+            ("worker", {
+                let mut a = worker_args(&self.pg.url, self.data);
+                a.extend(["--checkpoint-every", "0"]);
+                a
+            })
         } else {
             ("run", self.run_args())
         };
@@ -260,8 +266,8 @@ impl KillRound for PgRound<'_> {
         }
     }
 
-    fn verify(&self, schedule: &[String]) {
-        (self.verify)(&self.pg, schedule)
+    fn verify(&self, kills: usize, schedule: &[String]) -> usize {
+        (self.verify)(&self.pg, kills, schedule)
     }
 }
 
@@ -291,7 +297,7 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
     .ok();
     let reference = sweep_metrics(&reference_db, PG_KILL_NAME);
     let trials = SMALL_CONFIGS * SEEDS;
-    let verify = |pg: &Pg, schedule: &[String]| {
+    let verify = |pg: &Pg, kills: usize, schedule: &[String]| {
         let problems = pg.check_complete(PG_KILL_NAME, trials, EPOCHS as i64);
         assert!(
             problems.is_empty(),
@@ -305,6 +311,14 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
             metric_diff(&got, &reference),
             schedule.join("\n")
         );
+        let trained = pg.epochs_trained();
+        let planned = trials * EPOCHS as usize;
+        assert!(
+            trained <= planned + kills,
+            "{trained} epochs trained for {planned} planned with {kills} kills:\n{}",
+            schedule.join("\n")
+        );
+        trained - planned
     };
     let started = Instant::now();
     let stats = kill_loop(|_| PgRound {
@@ -315,11 +329,12 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
         verify: &verify,
     });
     eprintln!(
-        "postgres kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {trials} trials per round, {:.1} s",
+        "postgres kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {trials} trials per round, {} epochs trained again, {:.1} s",
         stats.seed,
         stats.hits,
         stats.cycles,
         stats.rounds,
+        stats.retrained,
         started.elapsed().as_secs_f64()
     );
 }

@@ -490,6 +490,17 @@ pub fn epochs_by_trial(db: &Path) -> BTreeMap<i64, Vec<EpochMetrics>> {
     map
 }
 
+/// Epochs committed over all attempts of every trial (`trials.epochs_trained`).
+pub fn epochs_trained(db: &Path) -> usize {
+    let conn = open_ro(db).expect("open db");
+    conn.query_row(
+        "SELECT coalesce(sum(epochs_trained), 0) FROM trials",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .expect("sum epochs_trained") as usize
+}
+
 /// `PRAGMA integrity_check`.
 pub fn integrity(db: &Path) -> String {
     let conn = open_ro(db).expect("open db");

@@ -26,8 +26,9 @@ pub trait KillRound {
     /// Runs a process to the end of the sweep, after the last kill.
     fn finish(&self, registered: bool) -> Out;
     /// Panics, with `schedule`, unless the round's database is complete and equal to the
-    /// uninterrupted run.
-    fn verify(&self, schedule: &[String]);
+    /// uninterrupted run, and no more than one epoch per kill (`kills` of them hit this
+    /// round) was trained again; returns the epochs trained again.
+    fn verify(&self, kills: usize, schedule: &[String]) -> usize;
 }
 
 /// What a kill loop did.
@@ -40,6 +41,8 @@ pub struct KillStats {
     pub cycles: usize,
     /// Databases used (a process that finishes the sweep before its kill ends a round).
     pub rounds: usize,
+    /// Epochs trained beyond the uninterrupted count, over all rounds.
+    pub retrained: usize,
 }
 
 /// Starts processes and SIGKILLs each after a random 50-1500 ms until `FCNSWEEP_KILL_POINTS`
@@ -57,10 +60,11 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
     let mut schedule = vec![format!(
         "replay with FCNSWEEP_KILL_SEED={seed} FCNSWEEP_KILL_POINTS={points}"
     )];
-    let (mut hits, mut cycles, mut rounds) = (0, 0, 0);
+    let (mut hits, mut cycles, mut rounds, mut retrained) = (0, 0, 0, 0);
     'rounds: loop {
         rounds += 1;
         let round = new_round(rounds);
+        let mut round_hits = 0;
         loop {
             let registered = round.registered();
             if hits >= points {
@@ -72,7 +76,7 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
                     "final run failed:\n{out}\n{}",
                     schedule.join("\n")
                 );
-                round.verify(&schedule);
+                retrained += round.verify(round_hits, &schedule);
                 break 'rounds;
             }
             cycles += 1;
@@ -86,6 +90,7 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
             ));
             if hit {
                 hits += 1;
+                round_hits += 1;
                 continue;
             }
             assert_eq!(
@@ -95,7 +100,7 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
                 schedule.join("\n")
             );
             // It finished the sweep before the kill: check it, then start a fresh round.
-            round.verify(&schedule);
+            retrained += round.verify(round_hits, &schedule);
             continue 'rounds;
         }
     }
@@ -104,6 +109,7 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
         hits,
         cycles,
         rounds,
+        retrained,
     }
 }
 
@@ -137,7 +143,7 @@ struct SqliteRound<'a> {
     db: std::path::PathBuf,
     args: &'a dyn Fn(&str, &Path) -> Vec<String>,
     dir: &'a Path,
-    verify: &'a dyn Fn(&Path, &[String]),
+    verify: &'a dyn Fn(&Path, usize, &[String]) -> usize,
 }
 
 impl KillRound for SqliteRound<'_> {
@@ -162,8 +168,8 @@ impl KillRound for SqliteRound<'_> {
         common::run(self.dir, &a)
     }
 
-    fn verify(&self, schedule: &[String]) {
-        (self.verify)(&self.db, schedule)
+    fn verify(&self, kills: usize, schedule: &[String]) -> usize {
+        (self.verify)(&self.db, kills, schedule)
     }
 }
 
@@ -198,6 +204,8 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
             "1",
             "--data-dir",
             s(&real),
+            "--checkpoint-every",
+            "0",
         ]
         .map(String::from)
         .to_vec()
@@ -212,7 +220,7 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
     .ok();
     let reference = sweep_metrics(&reference_db, KILL_NAME);
     assert_eq!(reference.len(), SMALL_CONFIGS * SEEDS);
-    let verify = |db: &Path, schedule: &[String]| {
+    let verify = |db: &Path, kills: usize, schedule: &[String]| {
         let problems = check_complete(db, KILL_NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
         assert!(
             problems.is_empty(),
@@ -228,6 +236,14 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
             metric_diff(&got, &reference),
             schedule.join("\n")
         );
+        let trained = common::epochs_trained(db);
+        let planned = SMALL_CONFIGS * SEEDS * EPOCHS as usize;
+        assert!(
+            trained <= planned + kills,
+            "{trained} epochs trained for {planned} planned with {kills} kills:\n{}",
+            schedule.join("\n")
+        );
+        trained - planned
     };
     let started = Instant::now();
     let stats = kill_loop(|round| SqliteRound {
@@ -237,12 +253,13 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
         verify: &verify,
     });
     eprintln!(
-        "kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {} trials per round, {:.1} s",
+        "kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {} trials per round, {} epochs trained again, {:.1} s",
         stats.seed,
         stats.hits,
         stats.cycles,
         stats.rounds,
         SMALL_CONFIGS * SEEDS,
+        stats.retrained,
         started.elapsed().as_secs_f64()
     );
 }
@@ -474,4 +491,66 @@ fn a_closing_reader_leaves_a_running_sweep_its_wal() {
     let out = p.wait_timeout(Duration::from_secs(60));
     assert_eq!(out.code, Some(130), "{out}");
     assert_eq!(common::integrity(&db), "ok");
+}
+
+#[test]
+fn a_trial_that_kills_its_process_fails_after_max_attempts_and_the_rest_finish() {
+    const NAME: &str = "e2e-poison";
+    let Some(real) = real_data("poison") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, small_sweep(NAME, 2, 1000)).unwrap();
+    let db = dir.path().join("poison.sqlite");
+    // Register, and find the base configuration: the first claimed, so each run dies at once.
+    common::run(dir.path(), &["sweep", "register", s(&spec), "--db", s(&db)]).ok();
+    let poison = common::sweep_configs(&db, NAME)[0].clone();
+    let run = common::sweep_run(&spec, &db, "1", &real);
+    let mut deaths = 0;
+    let last = loop {
+        let out = common::run_env(
+            dir.path(),
+            &run,
+            &[("FCNSWEEP_FAULT_ABORT_CONFIG", &poison[..12])],
+        );
+        if out.signal.is_some() {
+            deaths += 1;
+            // Two seeds of the poison configuration, three deaths each.
+            assert!(deaths <= 6, "a poison trial ran a fourth time:\n{out}");
+            continue;
+        }
+        break out;
+    };
+    assert_eq!(deaths, 6, "{last}");
+    last.code(1)
+        .stderr_has(&["2 trials failed", "--retry-failed"]);
+    let trials = common::sweep_trials(&db, NAME);
+    for t in &trials {
+        let want = if t.config_hash == poison {
+            "failed"
+        } else {
+            "done"
+        };
+        assert_eq!(t.status, want, "{t:?}");
+    }
+    let out = common::run(
+        dir.path(),
+        &["results", "trials", NAME, "--db", s(&db), "--format", "csv"],
+    )
+    .ok();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    let deaths = format!(
+        "died 3 times without progress ({host} at epoch 1; {host} at epoch 1; {host} at epoch 1)"
+    );
+    assert_eq!(out.stdout.matches(&deaths).count(), 2, "{out}");
+    // Without the fault, --retry-failed finishes it.
+    let mut retry: Vec<&str> = run.to_vec();
+    retry.push("--retry-failed");
+    common::run(dir.path(), &retry).ok();
+    assert!(common::sweep_trials(&db, NAME)
+        .iter()
+        .all(|t| t.status == "done"));
 }

@@ -130,6 +130,17 @@ impl Pg {
         )
     }
 
+    /// Epochs committed over all attempts of every trial.
+    pub fn epochs_trained(&self) -> usize {
+        self.client()
+            .query_one(
+                "SELECT coalesce(sum(epochs_trained), 0)::bigint FROM trials",
+                &[],
+            )
+            .expect("sum epochs_trained")
+            .get::<_, i64>(0) as usize
+    }
+
     /// [`crate::common::sweep_metrics`] on this schema.
     pub fn sweep_metrics(&self, sweep: &str) -> Metrics {
         metrics_of(self.sweep_trials(sweep), &self.epochs_by_trial())

@@ -196,6 +196,21 @@ pub struct RunArgs {
     /// Seconds without a heartbeat after which another process's running trial is taken over.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     pub stale_after: u64,
+    /// Deaths of a trial's process in a row without a new checkpoint after which the trial
+    /// is marked failed (a configuration that kills its process).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Where running trials write checkpoints (default: checkpoints/<db name>/ beside an
+    /// SQLite database; ./checkpoints/<server-db-schema>/ for PostgreSQL: share it between
+    /// hosts so that any of them can resume a trial).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Least seconds between two checkpoints of a trial (0: after every epoch).
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub checkpoint_every: f64,
+    /// Write no checkpoints: an interrupted trial starts over.
+    #[arg(long)]
+    pub no_checkpoints: bool,
     #[command(flatten)]
     pub memory: MemoryArg,
     #[command(flatten)]

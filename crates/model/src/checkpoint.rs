@@ -101,7 +101,11 @@ impl Checkpoint {
             offset += len;
         }
         for (l, (m, v)) in e.running_mean.iter().zip(&e.running_var).enumerate() {
-            owned.push((format!("bn.{l:03}.running_mean"), vec![m.len()], bytes_of(m)));
+            owned.push((
+                format!("bn.{l:03}.running_mean"),
+                vec![m.len()],
+                bytes_of(m),
+            ));
             owned.push((format!("bn.{l:03}.running_var"), vec![v.len()], bytes_of(v)));
         }
         let opt_buffers = e.states.first().map_or(0, Vec::len);
@@ -172,7 +176,10 @@ impl Checkpoint {
                     .collect::<Result<Vec<_>, _>>()?,
             );
         }
-        let rng = [h.rng[0].parse().map_err(bad)?, h.rng[1].parse().map_err(bad)?];
+        let rng = [
+            h.rng[0].parse().map_err(bad)?,
+            h.rng[1].parse().map_err(bad)?,
+        ];
         Ok(Self {
             config: h.config,
             seed: h.seed,

@@ -13,13 +13,13 @@ pub mod memory;
 pub mod optim;
 pub mod train;
 
+pub use checkpoint::Checkpoint;
 pub use config::{Init, LrSchedule, ModelConfig, Norm, RunConfig, TrainConfig};
 pub use error::ModelError;
 pub use fcn::Fcn;
 pub use optim::{
     Algorithm, Hyper, HyperValue, OptimizerConfig, OptimizerKind, Range, ReferenceOptimizer,
 };
-pub use checkpoint::Checkpoint;
 pub use train::{
     train, train_from, train_reference, EpochMetrics, NoObserver, RunObserver, RunResult,
 };

@@ -10,10 +10,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Checkpoint;
 use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
-use crate::checkpoint::Checkpoint;
 use crate::fused::{EngineState, FlushDenormals, FusedFcn, FusedOptimizer};
 use crate::memory::EVAL_BATCH;
 use crate::optim::ReferenceOptimizer;

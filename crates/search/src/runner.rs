@@ -3,16 +3,18 @@
 //! claims alive, and a stop flag (Ctrl-C) returns running trials to pending.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fcnsweep_data::{DataError, Dataset, SplitOptions, Splits};
-use fcnsweep_model::{EpochMetrics, ModelError, RunObserver, TrainConfig};
+use fcnsweep_model::{Checkpoint, EpochMetrics, ModelError, RunObserver, TrainConfig};
 use thiserror::Error;
 
 use crate::store::{
-    ClaimOptions, ClaimedTrial, Store, StoreError, SweepRecord, TrialOutcome, Worker,
+    CheckpointRef, ClaimOptions, ClaimedTrial, Store, StoreError, SweepRecord, TrialId,
+    TrialOutcome, Worker,
 };
 
 /// Why a sweep run stopped with an error (interruptions are not errors: see [`RunReport`]).
@@ -43,6 +45,8 @@ pub struct RunOptions {
     pub claim: ClaimOptions,
     /// How often running trials' heartbeats are refreshed.
     pub heartbeat_every: Duration,
+    /// Where and how often running trials write checkpoints (`None`: never).
+    pub checkpoints: Option<CheckpointPolicy>,
 }
 
 impl Default for RunOptions {
@@ -51,9 +55,46 @@ impl Default for RunOptions {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             claim: ClaimOptions::default(),
             heartbeat_every: Duration::from_secs(10),
+            checkpoints: None,
         }
     }
 }
+
+/// Checkpoints of running trials: a file per trial and epoch in `dir`, written after an
+/// epoch when at least `every` has passed since the trial's last one (zero: every epoch).
+#[derive(Debug, Clone)]
+pub struct CheckpointPolicy {
+    /// The directory (created when needed); shared storage lets another host resume.
+    pub dir: PathBuf,
+    /// Least time between two checkpoints of a trial.
+    pub every: Duration,
+}
+
+impl CheckpointPolicy {
+    /// The file of trial `trial`'s checkpoint after `epoch`.
+    pub fn path(&self, trial: TrialId, epoch: usize) -> PathBuf {
+        self.dir
+            .join(format!("trial-{trial}-e{epoch:04}.safetensors"))
+    }
+
+    /// Removes every checkpoint file of `trial`, temporary ones included.
+    pub fn remove_all(&self, trial: TrialId) {
+        let prefix = format!("trial-{trial}-e");
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// The test-only fault switch: a trial whose configuration hash starts with the value of this
+/// variable aborts its process before training (what a configuration that runs out of memory
+/// does), for the tests of `max_attempts`.
+pub const FAULT_ABORT_ENV: &str = "FCNSWEEP_FAULT_ABORT_CONFIG";
 
 /// Progress callbacks, called from the worker threads.
 pub trait SweepObserver: Sync {
@@ -116,7 +157,8 @@ impl SplitCache {
     }
 }
 
-/// Commits each epoch to the store and relays the stop flag to the training loop.
+/// Commits each epoch (with its checkpoint) to the store and relays the stop flag to the
+/// training loop.
 struct TrialRecorder<'a> {
     store: &'a mut dyn Store,
     trial: &'a ClaimedTrial,
@@ -124,12 +166,59 @@ struct TrialRecorder<'a> {
     stop: &'a AtomicBool,
     observer: &'a dyn SweepObserver,
     store_error: Option<StoreError>,
+    checkpoints: Option<&'a CheckpointPolicy>,
+    /// When the last checkpoint was written (or the trial started).
+    last_checkpoint: Instant,
+    /// The file of the last checkpoint recorded.
+    recorded: Option<PathBuf>,
+}
+
+impl TrialRecorder<'_> {
+    /// Writes `c` and returns what the store records of it; a failed write is logged and
+    /// the epoch committed without a checkpoint.
+    fn write(&mut self, c: &Checkpoint) -> Option<(CheckpointRef, PathBuf)> {
+        let policy = self.checkpoints?;
+        let path = policy.path(self.trial.id, c.epoch());
+        match c.write_atomic(&path) {
+            Ok(sha256) => Some((
+                CheckpointRef {
+                    epoch: c.epoch(),
+                    sha256,
+                },
+                path,
+            )),
+            Err(e) => {
+                tracing::warn!(trial = self.trial.id, error = %e, "cannot write a checkpoint; going on without");
+                None
+            }
+        }
+    }
 }
 
 impl RunObserver for TrialRecorder<'_> {
-    fn on_epoch(&mut self, metrics: &EpochMetrics) -> Result<(), ModelError> {
-        match self.store.record_epoch(self.trial.id, self.worker, metrics) {
+    fn wants_checkpoint(&self) -> bool {
+        self.checkpoints
+            .is_some_and(|p| self.last_checkpoint.elapsed() >= p.every)
+    }
+
+    fn on_epoch(
+        &mut self,
+        metrics: &EpochMetrics,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<(), ModelError> {
+        let written = checkpoint.and_then(|c| self.write(c));
+        let reference = written.as_ref().map(|(r, _)| r);
+        match self
+            .store
+            .record_epoch(self.trial.id, self.worker, metrics, reference)
+        {
             Ok(()) => {
+                if let Some((_, path)) = written {
+                    self.last_checkpoint = Instant::now();
+                    if let Some(old) = self.recorded.replace(path) {
+                        let _ = std::fs::remove_file(old);
+                    }
+                }
                 self.observer.epoch_committed(self.trial, metrics);
                 Ok(())
             }
@@ -288,6 +377,55 @@ struct WorkContext<'a> {
 }
 
 impl WorkContext<'_> {
+    /// The checkpoint `trial` resumes from: read and verified, or, when it cannot be used
+    /// (missing, torn, of another run), dropped with its epochs so that the trial starts
+    /// over.
+    fn resume(
+        &self,
+        store: &mut dyn Store,
+        trial: &ClaimedTrial,
+    ) -> Result<Option<Checkpoint>, RunError> {
+        let Some(reference) = &trial.checkpoint else {
+            return Ok(None);
+        };
+        let read = match &self.options.checkpoints {
+            Some(p) => {
+                Checkpoint::read_verified(&p.path(trial.id, reference.epoch), &reference.sha256)
+                    .and_then(|c| {
+                        if c.config == trial.run
+                            && c.seed == trial.seed
+                            && c.epoch() == reference.epoch
+                        {
+                            Ok(c)
+                        } else {
+                            Err(ModelError::Checkpoint("it belongs to another run".into()))
+                        }
+                    })
+            }
+            None => Err(ModelError::Checkpoint("checkpoints are off".into())),
+        };
+        match read {
+            Ok(c) => {
+                tracing::info!(
+                    trial = trial.id,
+                    epoch = c.epoch(),
+                    "resuming from a checkpoint"
+                );
+                Ok(Some(c))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    trial = trial.id,
+                    epoch = reference.epoch,
+                    error = %e,
+                    "the trial's checkpoint cannot be used; training it from the start"
+                );
+                store.discard_progress(trial.id, self.worker)?;
+                Ok(None)
+            }
+        }
+    }
+
     /// One worker: claims and trains trials until none is left or the halt flag is raised.
     fn work(&self) -> Result<(), RunError> {
         let WorkContext {
@@ -306,6 +444,13 @@ impl WorkContext<'_> {
                 break;
             };
             observer.trial_started(&trial);
+            if let Ok(prefix) = std::env::var(FAULT_ABORT_ENV) {
+                if !prefix.is_empty() && trial.config_hash.starts_with(&prefix) {
+                    tracing::error!(trial = trial.id, "{FAULT_ABORT_ENV}: aborting the process");
+                    std::process::abort();
+                }
+            }
+            let resume = self.resume(store.as_mut(), &trial)?;
             let splits = match cache.get(&trial.run.train) {
                 Ok(s) => s,
                 Err(e) => {
@@ -323,8 +468,20 @@ impl WorkContext<'_> {
                 stop: halt.stop,
                 observer,
                 store_error: None,
+                checkpoints: options.checkpoints.as_ref(),
+                last_checkpoint: Instant::now(),
+                recorded: resume.as_ref().and_then(|_| {
+                    let ck = trial.checkpoint.as_ref()?;
+                    Some(options.checkpoints.as_ref()?.path(trial.id, ck.epoch))
+                }),
             };
-            let result = fcnsweep_model::train(&splits, &trial.run, trial.seed, &mut recorder);
+            let result = fcnsweep_model::train_from(
+                &splits,
+                &trial.run,
+                trial.seed,
+                &mut recorder,
+                resume.as_ref(),
+            );
             if let Some(e) = recorder.store_error.take() {
                 if matches!(e, StoreError::LostClaim(_)) {
                     tracing::warn!(trial = trial.id, "claim lost to another worker; moving on");
@@ -344,7 +501,11 @@ impl WorkContext<'_> {
                 Err(e) => TrialOutcome::Failed(e.to_string()),
             };
             match store.finish(trial.id, worker, &outcome) {
-                Ok(()) => {}
+                Ok(()) => {
+                    if let Some(p) = &options.checkpoints {
+                        p.remove_all(trial.id);
+                    }
+                }
                 Err(StoreError::LostClaim(id)) => {
                     tracing::warn!(trial = id, "claim lost before finishing; result dropped");
                     continue;

@@ -26,16 +26,16 @@ pub use location::{Location, DEFAULT_DB};
 pub use plan::{PlannedConfig, SweepPlan};
 pub use postgres::PostgresStore;
 pub use records::{
-    BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial, RegisterOptions,
-    Registered, StatusCounts, StoredConfig, SweepListing, SweepRecord, TrialId, TrialOutcome,
-    TrialRecord, TrialStatus, Worker,
+    BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
+    RegisterOptions, Registered, StatusCounts, StoredConfig, SweepListing, SweepRecord, TrialId,
+    TrialOutcome, TrialRecord, TrialStatus, Worker,
 };
 pub use sqlite::SqliteStore;
 
 use fcnsweep_model::EpochMetrics;
 
 /// The schema version this build writes, the same for both backends.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The storage interface of the engine: register, claim, heartbeat, record, finish, query.
 ///
@@ -70,13 +70,18 @@ pub trait Store: Send {
     ) -> Result<Option<ClaimedTrial>, StoreError>;
     /// Refreshes the heartbeat of every trial the worker is running.
     fn heartbeat(&mut self, worker: &Worker) -> Result<(), StoreError>;
-    /// Commits one finished epoch of a running trial.
+    /// Commits one finished epoch of a running trial, with the checkpoint written after it
+    /// (recorded in the same transaction), if one was.
     fn record_epoch(
         &mut self,
         trial: TrialId,
         worker: &Worker,
         metrics: &EpochMetrics,
+        checkpoint: Option<&CheckpointRef>,
     ) -> Result<(), StoreError>;
+    /// Drops a claimed trial's epochs and checkpoint, to train it from the start (its
+    /// checkpoint file is missing or damaged).
+    fn discard_progress(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError>;
     /// Commits a trial's final status and metrics in one transaction.
     fn finish(
         &mut self,

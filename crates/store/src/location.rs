@@ -142,6 +142,40 @@ impl Location {
         }
     }
 
+    /// Where checkpoints of this database's running trials go unless `--checkpoint-dir`
+    /// says otherwise: `checkpoints/<file stem>/` beside an SQLite file; for PostgreSQL,
+    /// `checkpoints/<host>-<port>-<database>-<schema>/` in the working directory (local to
+    /// the worker's machine: a trial reclaimed on another host starts over unless the
+    /// directory is shared).
+    pub fn default_checkpoint_dir(&self) -> PathBuf {
+        match self {
+            Self::Sqlite(p) => {
+                let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+                let stem = p
+                    .file_stem()
+                    .map_or("fcnsweep".into(), |s| s.to_string_lossy());
+                parent
+                    .unwrap_or(Path::new("."))
+                    .join("checkpoints")
+                    .join(stem.as_ref())
+            }
+            Self::Postgres(t) => {
+                let name: String = t
+                    .checkpoint_name()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                PathBuf::from("checkpoints").join(name)
+            }
+        }
+    }
+
     /// The network file system kind holding an SQLite file, where SQLite's locking is unsafe.
     pub fn network_file_system(&self) -> Option<&'static str> {
         self.sqlite_path()

@@ -159,6 +159,18 @@ pub struct ClaimedTrial {
     pub seed: u64,
     /// Whether stale partial results of a dead worker were cleared to claim it.
     pub recovered: bool,
+    /// The checkpoint to resume from (its epochs are kept), if the trial has one.
+    pub checkpoint: Option<CheckpointRef>,
+}
+
+/// A checkpoint a trial recorded: the file for `epoch` in the checkpoint directory and the
+/// SHA-256 its bytes must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRef {
+    /// Epochs the checkpoint covers.
+    pub epoch: usize,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
 }
 
 /// How claiming treats failed and abandoned trials.
@@ -168,6 +180,9 @@ pub struct ClaimOptions {
     pub retry_failed: bool,
     /// A running trial whose heartbeat is older than this is considered abandoned.
     pub stale_after: Duration,
+    /// Deaths of a trial's process in a row without a new checkpoint after which the trial
+    /// is marked failed instead of run again.
+    pub max_attempts: u32,
 }
 
 impl Default for ClaimOptions {
@@ -175,6 +190,7 @@ impl Default for ClaimOptions {
         Self {
             retry_failed: false,
             stale_after: Duration::from_secs(120),
+            max_attempts: 3,
         }
     }
 }

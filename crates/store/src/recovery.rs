@@ -20,6 +20,65 @@ pub struct RunningTrial {
     pub pid: Option<u32>,
     /// Seconds since its last heartbeat, on the database's clock; `None` if it has none.
     pub heartbeat_age: Option<f64>,
+    /// Epochs committed by the attempt that died.
+    pub epochs_done: usize,
+    /// Epochs its last checkpoint covers.
+    pub checkpoint_epoch: Option<usize>,
+    /// `checkpoint_epoch` when it was claimed.
+    pub claim_checkpoint_epoch: Option<usize>,
+    /// Earlier deaths without progress, in a row.
+    pub stalled_deaths: u32,
+    /// Where they happened.
+    pub deaths: Option<String>,
+}
+
+/// What to do with an abandoned trial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Run it again (from its checkpoint, if any), with this many stalled deaths and this
+    /// record of where they happened.
+    Requeue {
+        /// Deaths without progress, in a row, this one included.
+        stalled_deaths: u32,
+        /// Where they happened.
+        deaths: Option<String>,
+    },
+    /// Stop retrying: mark it failed with this message.
+    Fail(String),
+}
+
+/// Counts a death of `trial`'s process: one without a new checkpoint since the claim is a
+/// stalled death, and `max_attempts` of them in a row fail the trial. A death after progress
+/// resets the count, so a sweep killed many times from outside never fails a trial that
+/// trains.
+pub fn verdict(trial: &RunningTrial, max_attempts: u32) -> Verdict {
+    let progressed =
+        trial.checkpoint_epoch.unwrap_or(0) > trial.claim_checkpoint_epoch.unwrap_or(0);
+    if progressed {
+        return Verdict::Requeue {
+            stalled_deaths: 0,
+            deaths: None,
+        };
+    }
+    let here = format!(
+        "{} at epoch {}",
+        trial.host.as_deref().unwrap_or("an unknown host"),
+        trial.epochs_done + 1
+    );
+    let deaths = match &trial.deaths {
+        Some(d) => format!("{d}; {here}"),
+        None => here,
+    };
+    let stalled = trial.stalled_deaths + 1;
+    if stalled >= max_attempts.max(1) {
+        return Verdict::Fail(format!(
+            "the process training it died {stalled} times without progress ({deaths}); likely it runs out of memory or crashes inside training (see the worker's log); `--retry-failed` runs it again"
+        ));
+    }
+    Verdict::Requeue {
+        stalled_deaths: stalled,
+        deaths: Some(deaths),
+    }
 }
 
 /// Whether `trial` is abandoned, seen from `worker`, and why (for the log).
@@ -75,15 +134,58 @@ mod tests {
             host: Some(host.into()),
             pid: Some(pid),
             heartbeat_age: age,
+            epochs_done: 0,
+            checkpoint_epoch: None,
+            claim_checkpoint_epoch: None,
+            stalled_deaths: 0,
+            deaths: None,
         }
+    }
+
+    #[test]
+    fn deaths_without_progress_fail_the_trial_and_progress_forgives() {
+        let mut t = running("a", 1, None);
+        let Verdict::Requeue {
+            stalled_deaths,
+            deaths,
+        } = verdict(&t, 3)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (stalled_deaths, deaths.as_deref()),
+            (1, Some("a at epoch 1"))
+        );
+        t.stalled_deaths = 2;
+        t.deaths = Some("a at epoch 1; b at epoch 1".into());
+        t.host = Some("c".into());
+        match verdict(&t, 3) {
+            Verdict::Fail(m) => assert!(
+                m.contains(
+                    "died 3 times without progress (a at epoch 1; b at epoch 1; c at epoch 1)"
+                ),
+                "{m}"
+            ),
+            v => panic!("{v:?}"),
+        }
+        // A new checkpoint since the claim is progress.
+        t.checkpoint_epoch = Some(2);
+        t.claim_checkpoint_epoch = Some(1);
+        assert_eq!(
+            verdict(&t, 3),
+            Verdict::Requeue {
+                stalled_deaths: 0,
+                deaths: None
+            }
+        );
     }
 
     #[test]
     fn stale_silent_and_dead_trials_are_abandoned() {
         let me = Worker::this_process();
         let options = ClaimOptions {
-            retry_failed: false,
             stale_after: Duration::from_secs(10),
+            ..ClaimOptions::default()
         };
         // Another host's fresh trial is alive; its stale one is not.
         assert_eq!(

@@ -12,9 +12,9 @@ use fcnsweep_model::axes::default_run;
 use fcnsweep_model::{EpochMetrics, RunResult};
 use fcnsweep_store::copy::copy;
 use fcnsweep_store::{
-    BaselineRecord, ClaimOptions, ExternalTrial, Location, PlannedConfig, PostgresStore,
-    RegisterOptions, Registered, SqliteStore, Store, StoreError, SweepPlan, TrialOutcome,
-    TrialStatus, Worker, SCHEMA_VERSION,
+    BaselineRecord, CheckpointRef, ClaimOptions, ExternalTrial, Location, PlannedConfig,
+    PostgresStore, RegisterOptions, Registered, SqliteStore, Store, StoreError, SweepPlan,
+    TrialOutcome, TrialStatus, Worker, SCHEMA_VERSION,
 };
 
 /// Where fresh databases of one backend are made.
@@ -92,6 +92,8 @@ conformance!(
     a_stale_claim_is_reclaimed_and_the_old_owner_loses_it,
     release_returns_a_trial_to_pending,
     orphaned_claims_are_released,
+    a_reclaimed_trial_keeps_the_epochs_its_checkpoint_covers,
+    a_trial_that_kills_its_process_fails_after_max_attempts,
     concurrent_claims_take_each_trial_once,
     queries_answer_what_the_cli_asks,
     baselines_are_stored_and_replaced,
@@ -165,7 +167,7 @@ fn run_all(store: &mut dyn Store, sweep: &str, w: &Worker) -> usize {
     let mut n = 0;
     while let Some(t) = store.claim(id, w, &opts()).unwrap() {
         for e in 1..=2 {
-            store.record_epoch(t.id, w, &epoch(e)).unwrap();
+            store.record_epoch(t.id, w, &epoch(e), None).unwrap();
         }
         store
             .finish(t.id, w, &result(2, 0.8 + t.seed as f64 / 100.0))
@@ -266,12 +268,12 @@ fn claim_record_finish(b: &Backend) {
     assert!(!t.recovered);
     assert!(s.claim(id, &w, &opts()).unwrap().is_none());
     s.heartbeat(&w).unwrap();
-    s.record_epoch(t.id, &w, &epoch(1)).unwrap();
+    s.record_epoch(t.id, &w, &epoch(1), None).unwrap();
     let trials = s.trials(id).unwrap();
     assert_eq!(trials[0].status, TrialStatus::Running);
     assert_eq!(trials[0].epochs_done, 1);
     assert_eq!(trials[0].worker.as_deref(), Some(w.id.as_str()));
-    s.record_epoch(t.id, &w, &epoch(2)).unwrap();
+    s.record_epoch(t.id, &w, &epoch(2), None).unwrap();
     s.finish(t.id, &w, &result(2, 0.875)).unwrap();
     let trials = s.trials(id).unwrap();
     assert_eq!(trials[0].status, TrialStatus::Done);
@@ -305,13 +307,13 @@ fn a_stale_claim_is_reclaimed_and_the_old_owner_loses_it(b: &Backend) {
     let id = s.find_sweep("a").unwrap().unwrap();
     let (dead, alive) = (worker("host-a"), worker("host-b"));
     let t = s.claim(id, &dead, &opts()).unwrap().unwrap();
-    s.record_epoch(t.id, &dead, &epoch(1)).unwrap();
+    s.record_epoch(t.id, &dead, &epoch(1), None).unwrap();
     // Fresh heartbeat: not reclaimed.
     assert!(s.claim(id, &alive, &opts()).unwrap().is_none());
     std::thread::sleep(Duration::from_millis(1200));
     let quick = ClaimOptions {
-        retry_failed: false,
         stale_after: Duration::from_secs(1),
+        ..ClaimOptions::default()
     };
     let mut other = loc.open().unwrap();
     let again = other.claim(id, &alive, &quick).unwrap().unwrap();
@@ -319,12 +321,12 @@ fn a_stale_claim_is_reclaimed_and_the_old_owner_loses_it(b: &Backend) {
     assert!(again.recovered);
     // The partial epoch of the dead worker is gone; its late writes are refused.
     assert_eq!(other.trials(id).unwrap()[0].epochs_done, 0);
-    let e = s.record_epoch(t.id, &dead, &epoch(2)).unwrap_err();
+    let e = s.record_epoch(t.id, &dead, &epoch(2), None).unwrap_err();
     assert!(matches!(e, StoreError::LostClaim(_)), "{e}");
     let e = s.finish(t.id, &dead, &result(2, 0.5)).unwrap_err();
     assert!(matches!(e, StoreError::LostClaim(_)), "{e}");
-    other.record_epoch(t.id, &alive, &epoch(1)).unwrap();
-    other.record_epoch(t.id, &alive, &epoch(2)).unwrap();
+    other.record_epoch(t.id, &alive, &epoch(1), None).unwrap();
+    other.record_epoch(t.id, &alive, &epoch(2), None).unwrap();
     other.finish(t.id, &alive, &result(2, 0.9)).unwrap();
     let trials = other.trials(id).unwrap();
     assert_eq!(trials[0].test_acc, Some(0.9));
@@ -338,7 +340,7 @@ fn release_returns_a_trial_to_pending(b: &Backend) {
     let id = s.find_sweep("a").unwrap().unwrap();
     let w = worker("h");
     let t = s.claim(id, &w, &opts()).unwrap().unwrap();
-    s.record_epoch(t.id, &w, &epoch(1)).unwrap();
+    s.record_epoch(t.id, &w, &epoch(1), None).unwrap();
     s.release(t.id, &w).unwrap();
     let trials = s.trials(id).unwrap();
     assert_eq!(trials[0].status, TrialStatus::Pending);
@@ -357,7 +359,7 @@ fn orphaned_claims_are_released(b: &Backend) {
     let id = s.find_sweep("a").unwrap().unwrap();
     let (me, other) = (worker("h"), worker("g"));
     let lost = s.claim(id, &me, &opts()).unwrap().unwrap();
-    s.record_epoch(lost.id, &me, &epoch(1)).unwrap();
+    s.record_epoch(lost.id, &me, &epoch(1), None).unwrap();
     s.claim(id, &me, &opts()).unwrap().unwrap();
     let theirs = s.claim(id, &other, &opts()).unwrap().unwrap();
     assert_eq!(s.release_orphans(&me).unwrap(), 2);
@@ -374,6 +376,105 @@ fn orphaned_claims_are_released(b: &Backend) {
     assert!(trials
         .iter()
         .all(|t| t.status != TrialStatus::Pending || t.epochs_done == 0));
+}
+
+fn a_reclaimed_trial_keeps_the_epochs_its_checkpoint_covers(b: &Backend) {
+    let mut s = b.fresh().open().unwrap();
+    s.register_sweep(&plan("a", &[0.1], &[0]), "a", RegisterOptions::default())
+        .unwrap();
+    let id = s.find_sweep("a").unwrap().unwrap();
+    let (dead, alive) = (worker("host-a"), worker("host-b"));
+    let t = s.claim(id, &dead, &opts()).unwrap().unwrap();
+    assert_eq!(t.checkpoint, None);
+    let ck = |e: usize| CheckpointRef {
+        epoch: e,
+        sha256: format!("{e:064}"),
+    };
+    s.record_epoch(t.id, &dead, &epoch(1), Some(&ck(1)))
+        .unwrap();
+    s.record_epoch(t.id, &dead, &epoch(2), None).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let quick = ClaimOptions {
+        stale_after: Duration::from_secs(1),
+        ..ClaimOptions::default()
+    };
+    let again = s.claim(id, &alive, &quick).unwrap().unwrap();
+    assert!(again.recovered);
+    assert_eq!(again.checkpoint, Some(ck(1)));
+    assert_eq!(s.trials(id).unwrap()[0].epochs_done, 1);
+    s.record_epoch(t.id, &alive, &epoch(2), Some(&ck(2)))
+        .unwrap();
+    // Ctrl-C keeps the checkpoint too.
+    s.release(t.id, &alive).unwrap();
+    let third = s.claim(id, &alive, &opts()).unwrap().unwrap();
+    assert_eq!(third.checkpoint, Some(ck(2)));
+    // A checkpoint that cannot be used is dropped with its epochs.
+    s.discard_progress(t.id, &alive).unwrap();
+    assert_eq!(s.trials(id).unwrap()[0].epochs_done, 0);
+    for e in 1..=2 {
+        s.record_epoch(t.id, &alive, &epoch(e), None).unwrap();
+    }
+    s.finish(t.id, &alive, &result(2, 0.7)).unwrap();
+    let epochs = s.epochs(id, &t.config_hash).unwrap();
+    assert_eq!(
+        epochs.iter().map(|e| e.metrics.epoch).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+fn a_trial_that_kills_its_process_fails_after_max_attempts(b: &Backend) {
+    let mut s = b.fresh().open().unwrap();
+    s.register_sweep(&plan("a", &[0.1], &[0, 1]), "a", RegisterOptions::default())
+        .unwrap();
+    let id = s.find_sweep("a").unwrap().unwrap();
+    let quick = ClaimOptions {
+        stale_after: Duration::from_secs(1),
+        max_attempts: 2,
+        ..ClaimOptions::default()
+    };
+    // Two deaths without a checkpoint, on two hosts.
+    let first = s.claim(id, &worker("host-a"), &quick).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let second = s.claim(id, &worker("host-b"), &quick).unwrap().unwrap();
+    assert_eq!(second.id, first.id, "requeued after one death");
+    std::thread::sleep(Duration::from_millis(1200));
+    let w = worker("host-c");
+    let next = s.claim(id, &w, &quick).unwrap().unwrap();
+    assert_ne!(
+        next.id, first.id,
+        "the poison trial is not run a third time"
+    );
+    let failed = s
+        .trials(id)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == first.id)
+        .unwrap();
+    assert_eq!(failed.status, TrialStatus::Failed);
+    let msg = failed.error.unwrap();
+    assert!(
+        msg.contains("died 2 times without progress (host-a at epoch 1; host-b at epoch 1)"),
+        "{msg}"
+    );
+    // The rest of the sweep finishes; --retry-failed runs it again with a fresh count.
+    s.record_epoch(next.id, &w, &epoch(1), None).unwrap();
+    s.finish(next.id, &w, &result(1, 0.9)).unwrap();
+    let retry = ClaimOptions {
+        retry_failed: true,
+        ..quick
+    };
+    let again = s.claim(id, &w, &retry).unwrap().unwrap();
+    assert_eq!(again.id, first.id);
+    // A death after progress does not count.
+    let ck = CheckpointRef {
+        epoch: 1,
+        sha256: "0".repeat(64),
+    };
+    s.record_epoch(again.id, &w, &epoch(1), Some(&ck)).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let after = s.claim(id, &worker("host-d"), &quick).unwrap().unwrap();
+    assert_eq!(after.id, first.id);
+    assert_eq!(after.checkpoint, Some(ck));
 }
 
 fn concurrent_claims_take_each_trial_once(b: &Backend) {
@@ -396,7 +497,7 @@ fn concurrent_claims_take_each_trial_once(b: &Backend) {
                     let w = worker(&format!("host-{i}"));
                     let mut mine = Vec::new();
                     while let Some(t) = store.claim(id, &w, &opts()).unwrap() {
-                        store.record_epoch(t.id, &w, &epoch(1)).unwrap();
+                        store.record_epoch(t.id, &w, &epoch(1), None).unwrap();
                         store.finish(t.id, &w, &result(1, 0.8)).unwrap();
                         mine.push(t.id);
                     }
@@ -584,7 +685,7 @@ fn copying_is_complete_and_idempotent(b: &Backend) {
     for _ in 0..3 {
         let t = src.claim(id, &w, &opts()).unwrap().unwrap();
         for e in 1..=2 {
-            src.record_epoch(t.id, &w, &epoch(e)).unwrap();
+            src.record_epoch(t.id, &w, &epoch(e), None).unwrap();
         }
         src.finish(t.id, &w, &result(2, 0.8 + t.seed as f64 / 10.0))
             .unwrap();

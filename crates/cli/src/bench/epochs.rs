@@ -67,7 +67,11 @@ struct Timer {
 }
 
 impl RunObserver for Timer {
-    fn on_epoch(&mut self, m: &EpochMetrics) -> Result<(), ModelError> {
+    fn on_epoch(
+        &mut self,
+        m: &EpochMetrics,
+        _: Option<&fcnsweep_model::Checkpoint>,
+    ) -> Result<(), ModelError> {
         self.epochs.push(m.clone());
         Ok(())
     }

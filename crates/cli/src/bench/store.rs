@@ -139,7 +139,7 @@ fn epoch_commits(loc: &Location, epochs: usize) -> Result<Vec<f64>, StoreError> 
                 eval_seconds: 0.1,
             };
             let t = Instant::now();
-            store.record_epoch(trial.id, &worker, &m)?;
+            store.record_epoch(trial.id, &worker, &m, None)?;
             Ok(t.elapsed().as_secs_f64())
         })
         .collect()

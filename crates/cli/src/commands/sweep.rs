@@ -12,7 +12,7 @@ use fcnsweep_data::{resolve_data_dir, Dataset, DatasetName};
 use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
-use fcnsweep_search::runner::{run_sweep, RunOptions, SweepObserver};
+use fcnsweep_search::runner::{run_sweep, CheckpointPolicy, RunOptions, SweepObserver};
 use fcnsweep_search::table::{Cell, Format, Table};
 use fcnsweep_search::{axis_values, expand, load_spec, short_hash, varying_axes};
 use fcnsweep_store::{
@@ -243,15 +243,23 @@ fn announce(plan: &fcnsweep_search::SweepPlan, registered: &Registered, db: &Loc
 
 /// How the runner claims and heartbeats: a heartbeat at least four times per staleness limit,
 /// so that a live trial is never taken for abandoned.
-pub fn run_options(args: &RunArgs) -> RunOptions {
+pub fn run_options(args: &RunArgs, db: &Location) -> RunOptions {
     let stale_after = Duration::from_secs(args.stale_after);
     RunOptions {
         jobs: jobs(args),
         claim: ClaimOptions {
             retry_failed: args.retry_failed,
             stale_after,
+            max_attempts: args.max_attempts,
         },
         heartbeat_every: (stale_after / 4).min(Duration::from_secs(10)),
+        checkpoints: (!args.no_checkpoints).then(|| CheckpointPolicy {
+            dir: args
+                .checkpoint_dir
+                .clone()
+                .unwrap_or_else(|| db.default_checkpoint_dir()),
+            every: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
+        }),
     }
 }
 
@@ -388,7 +396,7 @@ fn execute(
         let stop = Arc::new(AtomicBool::new(false));
         install_ctrlc(stop.clone(), &sweep.name)?;
         let progress = Progress::new(&counts);
-        let options = run_options(args);
+        let options = run_options(args, db);
         let open = || db.open();
         let report =
             run_sweep(&open, &sweep, dataset, &options, &stop, &progress).with_context(|| {

@@ -21,7 +21,11 @@ fn opt(v: Option<f64>) -> String {
 }
 
 impl RunObserver for Printer {
-    fn on_epoch(&mut self, m: &EpochMetrics) -> Result<(), ModelError> {
+    fn on_epoch(
+        &mut self,
+        m: &EpochMetrics,
+        _: Option<&fcnsweep_model::Checkpoint>,
+    ) -> Result<(), ModelError> {
         let mut out = std::io::stdout().lock();
         let line = if self.json {
             serde_json::to_string(m).expect("metrics serialize")

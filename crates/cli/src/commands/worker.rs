@@ -69,7 +69,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         eprintln!("interrupt: returning running trials to pending");
     })
     .context("cannot install the Ctrl-C handler")?;
-    let options = run_options(&args.run);
+    let options = run_options(&args.run, &db);
     let data_dir = resolve_data_dir(args.run.dir.data_dir.as_deref());
     let mut datasets: HashMap<DatasetName, Arc<Dataset>> = HashMap::new();
     let open = || db.open();

@@ -35,8 +35,8 @@ mod kernels;
 mod loss;
 mod matmul;
 mod network;
-mod state;
 pub mod optim;
+mod state;
 #[cfg(test)]
 mod tests;
 mod workspace;

@@ -670,8 +670,16 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
             assert_eq!(back, cut.checkpoints[k - 1], "{what}: round trip");
             let resumed =
                 crate::train_from(&splits, &cfg, 11, &mut crate::NoObserver, Some(&back)).unwrap();
-            assert_eq!(resumed.test_acc.to_bits(), reference.test_acc.to_bits(), "{what} from {k}");
-            assert_eq!(resumed.test_loss.to_bits(), reference.test_loss.to_bits(), "{what} from {k}");
+            assert_eq!(
+                resumed.test_acc.to_bits(),
+                reference.test_acc.to_bits(),
+                "{what} from {k}"
+            );
+            assert_eq!(
+                resumed.test_loss.to_bits(),
+                reference.test_loss.to_bits(),
+                "{what} from {k}"
+            );
             for (a, b) in resumed.epochs.iter().zip(&reference.epochs) {
                 assert_eq!(
                     (a.train_loss.to_bits(), a.val_loss.map(f64::to_bits)),
@@ -691,8 +699,17 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
         std::fs::write(&path, &bytes).unwrap();
         let e = crate::Checkpoint::read_verified(&path, &sha).unwrap_err();
         assert!(e.to_string().contains("torn or replaced"), "{e}");
-        let e = crate::train_from(&splits, &cfg, 12, &mut crate::NoObserver, Some(&whole.checkpoints[0]))
-            .unwrap_err();
-        assert!(e.to_string().contains("another configuration or seed"), "{e}");
+        let e = crate::train_from(
+            &splits,
+            &cfg,
+            12,
+            &mut crate::NoObserver,
+            Some(&whole.checkpoints[0]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("another configuration or seed"),
+            "{e}"
+        );
     }
 }

@@ -24,9 +24,9 @@ pub use target::{redact, Target};
 
 use crate::columns::{config_columns, missing_column_statements};
 use crate::plan::{self, plan_hash, Comparison, ExistingSweep};
-use crate::recovery::{self, RunningTrial};
+use crate::recovery::{self, RunningTrial, Verdict};
 use crate::{
-    finite, BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
+    finite, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
     RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing,
     SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
     SCHEMA_VERSION,
@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// The key of the advisory lock that serializes schema changes and registrations ("FCNS").
@@ -121,7 +122,9 @@ fn is_disconnect(e: &postgres::Error) -> bool {
                 || *c == SqlState::CANNOT_CONNECT_NOW
                 || c.code().starts_with("08")
         }
-        None => e.as_db_error().is_none(),
+        // Only an I/O failure is a broken connection; other client errors (a parameter of
+        // the wrong type) would fail again after a reconnect.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
@@ -841,8 +844,9 @@ impl Store for PostgresStore {
         let running: Vec<RunningTrial> = self.run(|c| {
             Ok(c.query(
                 &format!(
-                    "SELECT id, worker, host, pid, {NOW} - heartbeat_at FROM sweep_trials
-                     WHERE sweep_id = $1 AND status = 'running' ORDER BY id"
+                    "SELECT id, worker, host, pid, {NOW} - heartbeat_at, epochs_done,
+                            checkpoint_epoch, claim_checkpoint_epoch, stalled_deaths, deaths
+                     FROM sweep_trials WHERE sweep_id = $1 AND status = 'running' ORDER BY id"
                 ),
                 &[&sweep_id],
             )?
@@ -853,6 +857,11 @@ impl Store for PostgresStore {
                 host: r.get(2),
                 pid: r.get::<_, Option<i64>>(3).map(|p| p as u32),
                 heartbeat_age: r.get(4),
+                epochs_done: r.get::<_, i64>(5) as usize,
+                checkpoint_epoch: r.get::<_, Option<i64>>(6).map(|e| e as usize),
+                claim_checkpoint_epoch: r.get::<_, Option<i64>>(7).map(|e| e as usize),
+                stalled_deaths: r.get::<_, i64>(8) as u32,
+                deaths: r.get(9),
             })
             .collect())
         })?;
@@ -861,29 +870,57 @@ impl Store for PostgresStore {
             let Some(why) = recovery::abandoned(&trial, worker, options) else {
                 continue;
             };
-            let requeued = self.run(|c| {
+            let verdict = recovery::verdict(&trial, options.max_attempts);
+            let applied = self.run(|c| {
                 let mut tx = c.transaction()?;
-                let n = tx.execute(
-                    "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
-                            heartbeat_at = NULL, epochs_done = 0
-                     WHERE id = $1 AND status = 'running' AND worker IS NOT DISTINCT FROM $2",
-                    &[&trial.id, &trial.worker],
-                )?;
+                let n = match &verdict {
+                    Verdict::Requeue {
+                        stalled_deaths,
+                        deaths,
+                    } => tx.execute(
+                        "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
+                                heartbeat_at = NULL, epochs_done = coalesce(checkpoint_epoch, 0),
+                                stalled_deaths = $3, deaths = $4
+                         WHERE id = $1 AND status = 'running' AND worker IS NOT DISTINCT FROM $2",
+                        &[&trial.id, &trial.worker, &i64::from(*stalled_deaths), deaths],
+                    )?,
+                    Verdict::Fail(message) => tx.execute(
+                        &format!(
+                            "UPDATE trials SET status = 'failed', worker = NULL, host = NULL, pid = NULL,
+                                heartbeat_at = NULL, finished_at = {NOW},
+                                epochs_done = coalesce(checkpoint_epoch, 0),
+                                stalled_deaths = stalled_deaths + 1, error = $3
+                             WHERE id = $1 AND status = 'running' AND worker IS NOT DISTINCT FROM $2"
+                        ),
+                        &[&trial.id, &trial.worker, message],
+                    )?,
+                };
                 if n > 0 {
-                    tx.execute("DELETE FROM epochs WHERE trial_id = $1", &[&trial.id])?;
+                    tx.execute(
+                        "DELETE FROM epochs WHERE trial_id = $1 AND epoch > coalesce(
+                           (SELECT checkpoint_epoch FROM trials WHERE id = $1), 0)",
+                        &[&trial.id],
+                    )?;
                 }
                 tx.commit()?;
                 Ok(n > 0)
             })?;
-            if requeued {
-                tracing::warn!(trial = trial.id, host = ?trial.host, pid = ?trial.pid, why, "recovering abandoned trial");
-                recovered.insert(trial.id);
+            match (&verdict, applied) {
+                (Verdict::Requeue { .. }, true) => {
+                    tracing::warn!(trial = trial.id, host = ?trial.host, pid = ?trial.pid, why, "recovering abandoned trial");
+                    recovered.insert(trial.id);
+                }
+                (Verdict::Fail(message), true) => {
+                    tracing::warn!(trial = trial.id, %message, "failing a trial that kills its process");
+                }
+                _ => {}
             }
         }
         let claimed = self.run(|c| {
             let mut tx = c.transaction()?;
             let Some(row) = tx.query_opt(
-                "SELECT t.id, t.config_hash, t.seed
+                "SELECT t.id, t.config_hash, t.seed, t.checkpoint_epoch, t.checkpoint_sha256,
+                        t.status
                  FROM trials t
                  JOIN sweep_configs sc ON sc.config_hash = t.config_hash AND sc.sweep_id = $1
                  JOIN sweep_seeds ss ON ss.sweep_id = sc.sweep_id AND ss.seed = t.seed
@@ -898,17 +935,32 @@ impl Store for PostgresStore {
                 return Ok(None);
             };
             let id: i64 = row.get(0);
-            tx.execute("DELETE FROM epochs WHERE trial_id = $1", &[&id])?;
+            let ck_epoch: Option<i64> = row.get(3);
+            let retried = row.get::<_, &str>(5) == "failed";
+            tx.execute(
+                "DELETE FROM epochs WHERE trial_id = $1 AND epoch > coalesce($2::bigint, 0)",
+                &[&id, &ck_epoch],
+            )?;
             tx.execute(
                 &format!(
                     "UPDATE trials SET status = 'running', worker = $2, host = $3, pid = $4,
                         claimed_at = {NOW}, heartbeat_at = {NOW}, finished_at = NULL,
-                        attempts = attempts + 1, epochs_done = 0, error = NULL, test_acc = NULL,
+                        attempts = attempts + 1, epochs_done = coalesce(checkpoint_epoch, 0),
+                        claim_checkpoint_epoch = checkpoint_epoch,
+                        stalled_deaths = CASE WHEN $5 THEN 0 ELSE stalled_deaths END,
+                        deaths = CASE WHEN $5 THEN NULL ELSE deaths END,
+                        error = NULL, test_acc = NULL,
                         test_loss = NULL, final_train_loss = NULL, final_val_loss = NULL,
                         final_val_acc = NULL, seconds = NULL
                      WHERE id = $1"
                 ),
-                &[&id, &worker.id, &worker.host, &(worker.pid as i64)],
+                &[
+                    &id,
+                    &worker.id,
+                    &worker.host,
+                    &(worker.pid as i64),
+                    &retried,
+                ],
             )?;
             let params: String = tx
                 .query_one(
@@ -917,14 +969,22 @@ impl Store for PostgresStore {
                 )?
                 .get(0);
             tx.commit()?;
+            let checkpoint = match (ck_epoch, row.get::<_, Option<String>>(4)) {
+                (Some(e), Some(sha256)) if e > 0 => Some(CheckpointRef {
+                    epoch: e as usize,
+                    sha256,
+                }),
+                _ => None,
+            };
             Ok(Some((
                 id,
                 row.get::<_, String>(1),
                 row.get::<_, i64>(2),
                 params,
+                checkpoint,
             )))
         })?;
-        let Some((id, config_hash, seed, params)) = claimed else {
+        let Some((id, config_hash, seed, params, checkpoint)) = claimed else {
             return Ok(None);
         };
         Ok(Some(ClaimedTrial {
@@ -933,6 +993,7 @@ impl Store for PostgresStore {
             config_hash,
             seed: seed as u64,
             recovered: recovered.contains(&id),
+            checkpoint,
         }))
     }
 
@@ -953,15 +1014,36 @@ impl Store for PostgresStore {
         trial: TrialId,
         worker: &Worker,
         m: &EpochMetrics,
+        checkpoint: Option<&CheckpointRef>,
     ) -> Result<(), StoreError> {
+        let ck_epoch = checkpoint.map(|c| c.epoch as i64);
+        let ck_sha = checkpoint.map(|c| c.sha256.as_str());
         self.run(|c| {
             let mut tx = c.transaction()?;
+            // A retried commit whose first try went through finds its epoch row present:
+            // it must not count the epoch twice.
+            let present = tx
+                .query_opt(
+                    "SELECT 1 FROM epochs WHERE trial_id = $1 AND epoch = $2",
+                    &[&trial, &(m.epoch as i64)],
+                )?
+                .is_some();
             let owned = tx.execute(
                 &format!(
-                    "UPDATE trials SET heartbeat_at = {NOW}, epochs_done = $3
+                    "UPDATE trials SET heartbeat_at = {NOW}, epochs_done = $3,
+                        epochs_trained = epochs_trained + CASE WHEN $6 THEN 0 ELSE 1 END,
+                        checkpoint_epoch = coalesce($4, checkpoint_epoch),
+                        checkpoint_sha256 = coalesce($5, checkpoint_sha256)
                      WHERE id = $1 AND worker = $2 AND status = 'running'"
                 ),
-                &[&trial, &worker.id, &(m.epoch as i64)],
+                &[
+                    &trial,
+                    &worker.id,
+                    &(m.epoch as i64),
+                    &ck_epoch,
+                    &ck_sha,
+                    &present,
+                ],
             )?;
             if owned == 0 {
                 return Err(StoreError::LostClaim(trial).into());
@@ -992,7 +1074,9 @@ impl Store for PostgresStore {
                         &format!(
                             "UPDATE trials SET status = $3, finished_at = {NOW}, heartbeat_at = {NOW},
                                 epochs_done = $4, test_loss = $5, test_acc = $6, final_train_loss = $7,
-                                final_val_loss = $8, final_val_acc = $9, seconds = $10, error = NULL
+                                final_val_loss = $8, final_val_acc = $9, seconds = $10, error = NULL,
+                                checkpoint_epoch = NULL, checkpoint_sha256 = NULL,
+                                stalled_deaths = 0, deaths = NULL
                              WHERE id = $1 AND worker = $2 AND status = 'running'"
                         ),
                         &[
@@ -1040,13 +1124,35 @@ impl Store for PostgresStore {
             let mut tx = c.transaction()?;
             let owned = tx.execute(
                 "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
-                        heartbeat_at = NULL, epochs_done = 0
+                        heartbeat_at = NULL, epochs_done = coalesce(checkpoint_epoch, 0)
                  WHERE id = $1 AND worker = $2 AND status = 'running'",
                 &[&trial, &worker.id],
             )?;
             if owned > 0 {
-                tx.execute("DELETE FROM epochs WHERE trial_id = $1", &[&trial])?;
+                tx.execute(
+                    "DELETE FROM epochs WHERE trial_id = $1 AND epoch > coalesce(
+                       (SELECT checkpoint_epoch FROM trials WHERE id = $1), 0)",
+                    &[&trial],
+                )?;
             }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn discard_progress(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError> {
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            let owned = tx.execute(
+                "UPDATE trials SET epochs_done = 0, checkpoint_epoch = NULL,
+                        checkpoint_sha256 = NULL, claim_checkpoint_epoch = NULL
+                 WHERE id = $1 AND worker = $2 AND status = 'running'",
+                &[&trial, &worker.id],
+            )?;
+            if owned == 0 {
+                return Err(StoreError::LostClaim(trial).into());
+            }
+            tx.execute("DELETE FROM epochs WHERE trial_id = $1", &[&trial])?;
             tx.commit()?;
             Ok(())
         })
@@ -1056,13 +1162,14 @@ impl Store for PostgresStore {
         self.run(|c| {
             let mut tx = c.transaction()?;
             tx.execute(
-                "DELETE FROM epochs WHERE trial_id IN
-                   (SELECT id FROM trials WHERE worker = $1 AND status = 'running')",
+                "DELETE FROM epochs e USING trials t
+                 WHERE e.trial_id = t.id AND t.worker = $1 AND t.status = 'running'
+                   AND e.epoch > coalesce(t.checkpoint_epoch, 0)",
                 &[&worker.id],
             )?;
             let n = tx.execute(
                 "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
-                        heartbeat_at = NULL, epochs_done = 0
+                        heartbeat_at = NULL, epochs_done = coalesce(checkpoint_epoch, 0)
                  WHERE worker = $1 AND status = 'running'",
                 &[&worker.id],
             )?;

@@ -60,6 +60,17 @@ impl Target {
         })
     }
 
+    /// Server, database and options as one name, for the default checkpoint directory.
+    pub fn checkpoint_name(&self) -> String {
+        let db = self.config.get_dbname().unwrap_or("");
+        let options = self.config.get_options().unwrap_or("");
+        let schema = options
+            .split_whitespace()
+            .find_map(|o| o.strip_prefix("-csearch_path="))
+            .unwrap_or("public");
+        format!("{}-{db}-{schema}", self.addr().replace([':', '/'], "-"))
+    }
+
     /// The same server and database with `search_path` set to `schema`.
     pub fn with_schema(&self, schema: &str) -> Result<Self, StoreError> {
         let sep = if self.url.contains('?') { '&' } else { '?' };

@@ -15,9 +15,9 @@ use rusqlite::{
 use crate::columns::{config_columns, missing_column_statements, Column};
 
 use crate::plan::{self, plan_hash, ExistingSweep};
-use crate::recovery::{self, RunningTrial};
+use crate::recovery::{self, RunningTrial, Verdict};
 use crate::{
-    finite, BaselineRecord, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
+    finite, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
     RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing,
     SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker, DEFAULT_DB,
     SCHEMA_VERSION,
@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// Unix time in seconds.
@@ -464,6 +465,16 @@ fn insert_epoch(tx: &Transaction<'_>, trial: TrialId, m: &EpochMetrics) -> rusql
     .map(|_| ())
 }
 
+fn checkpoint_ref(epoch: Option<i64>, sha256: Option<String>) -> Option<CheckpointRef> {
+    match (epoch, sha256) {
+        (Some(e), Some(sha256)) if e > 0 => Some(CheckpointRef {
+            epoch: e as usize,
+            sha256,
+        }),
+        _ => None,
+    }
+}
+
 fn run_config(path: &Path, json: &str) -> Result<RunConfig, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
         db: path.display().to_string(),
@@ -755,11 +766,14 @@ impl Store for SqliteStore {
         let err = |e| map_err(&path, e);
         let tx = self.immediate()?;
         let t = now();
-        // Return abandoned trials (dead process on this host, or a silent heartbeat) to pending.
+        // Return abandoned trials (dead process on this host, or a silent heartbeat) to
+        // pending, keeping the epochs their checkpoint covers, or fail those that kill
+        // their process without progress.
         let running: Vec<RunningTrial> = tx
             .prepare(
-                "SELECT id, worker, host, pid, ?2 - heartbeat_at FROM sweep_trials
-                 WHERE sweep_id = ?1 AND status = 'running'",
+                "SELECT id, worker, host, pid, ?2 - heartbeat_at, epochs_done, checkpoint_epoch,
+                        claim_checkpoint_epoch, stalled_deaths, deaths
+                 FROM sweep_trials WHERE sweep_id = ?1 AND status = 'running'",
             )
             .and_then(|mut s| {
                 s.query_map(params![sweep_id, t], |r| {
@@ -769,6 +783,11 @@ impl Store for SqliteStore {
                         host: r.get(2)?,
                         pid: r.get::<_, Option<i64>>(3)?.map(|p| p as u32),
                         heartbeat_age: r.get(4)?,
+                        epochs_done: r.get::<_, i64>(5)? as usize,
+                        checkpoint_epoch: r.get::<_, Option<i64>>(6)?.map(|e| e as usize),
+                        claim_checkpoint_epoch: r.get::<_, Option<i64>>(7)?.map(|e| e as usize),
+                        stalled_deaths: r.get::<_, i64>(8)? as u32,
+                        deaths: r.get(9)?,
                     })
                 })?
                 .collect()
@@ -776,23 +795,57 @@ impl Store for SqliteStore {
             .map_err(err)?;
         let mut recovered = BTreeSet::new();
         for trial in running {
-            if let Some(why) = recovery::abandoned(&trial, worker, options) {
-                tracing::warn!(trial = trial.id, host = ?trial.host, pid = ?trial.pid, why, "recovering abandoned trial");
-                tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [trial.id])
+            let Some(why) = recovery::abandoned(&trial, worker, options) else {
+                continue;
+            };
+            tx.execute(
+                "DELETE FROM epochs WHERE trial_id = ?1 AND epoch > coalesce(
+                   (SELECT checkpoint_epoch FROM trials WHERE id = ?1), 0)",
+                [trial.id],
+            )
+            .map_err(err)?;
+            match recovery::verdict(&trial, options.max_attempts) {
+                Verdict::Requeue {
+                    stalled_deaths,
+                    deaths,
+                } => {
+                    tracing::warn!(trial = trial.id, host = ?trial.host, pid = ?trial.pid, why, "recovering abandoned trial");
+                    tx.execute(
+                        "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
+                                heartbeat_at = NULL, epochs_done = coalesce(checkpoint_epoch, 0),
+                                stalled_deaths = ?2, deaths = ?3
+                         WHERE id = ?1",
+                        params![trial.id, stalled_deaths, deaths],
+                    )
                     .map_err(err)?;
-                tx.execute(
-                    "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
-                            heartbeat_at = NULL, epochs_done = 0
-                     WHERE id = ?1",
-                    [trial.id],
-                )
-                .map_err(err)?;
-                recovered.insert(trial.id);
+                    recovered.insert(trial.id);
+                }
+                Verdict::Fail(message) => {
+                    tracing::warn!(trial = trial.id, %message, "failing a trial that kills its process");
+                    tx.execute(
+                        "UPDATE trials SET status = 'failed', worker = NULL, host = NULL, pid = NULL,
+                                heartbeat_at = NULL, finished_at = ?3, epochs_done = coalesce(checkpoint_epoch, 0),
+                                stalled_deaths = stalled_deaths + 1, error = ?2
+                         WHERE id = ?1",
+                        params![trial.id, message, t],
+                    )
+                    .map_err(err)?;
+                }
             }
         }
-        let next: Option<(i64, String, i64, String)> = tx
+        type Next = (
+            i64,
+            String,
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            String,
+        );
+        let next: Option<Next> = tx
             .query_row(
-                "SELECT t.id, t.config_hash, t.seed, c.params
+                "SELECT t.id, t.config_hash, t.seed, c.params, t.checkpoint_epoch,
+                        t.checkpoint_sha256, t.status
                  FROM sweep_configs sc
                  JOIN sweep_seeds ss ON ss.sweep_id = sc.sweep_id
                  JOIN trials t ON t.config_hash = sc.config_hash AND t.seed = ss.seed AND t.superseded = 0
@@ -801,23 +854,39 @@ impl Store for SqliteStore {
                    AND (t.status = 'pending' OR (?2 AND t.status = 'failed'))
                  ORDER BY sc.position, ss.seed LIMIT 1",
                 params![sweep_id, options.retry_failed],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
             )
             .optional()
             .map_err(err)?;
-        let Some((id, config_hash, seed, params_json)) = next else {
+        let Some((id, config_hash, seed, params_json, ck_epoch, ck_sha, was)) = next else {
             tx.commit().map_err(err)?;
             return Ok(None);
         };
-        tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [id])
-            .map_err(err)?;
+        tx.execute(
+            "DELETE FROM epochs WHERE trial_id = ?1 AND epoch > coalesce(?2, 0)",
+            params![id, ck_epoch],
+        )
+        .map_err(err)?;
         tx.execute(
             "UPDATE trials SET status = 'running', worker = ?2, host = ?3, pid = ?4,
                     claimed_at = ?5, heartbeat_at = ?5, finished_at = NULL, attempts = attempts + 1,
-                    epochs_done = 0, error = NULL, test_acc = NULL, test_loss = NULL,
+                    epochs_done = coalesce(checkpoint_epoch, 0), claim_checkpoint_epoch = checkpoint_epoch,
+                    stalled_deaths = CASE WHEN ?6 THEN 0 ELSE stalled_deaths END,
+                    deaths = CASE WHEN ?6 THEN NULL ELSE deaths END,
+                    error = NULL, test_acc = NULL, test_loss = NULL,
                     final_train_loss = NULL, final_val_loss = NULL, final_val_acc = NULL, seconds = NULL
              WHERE id = ?1",
-            params![id, worker.id, worker.host, worker.pid, t],
+            params![id, worker.id, worker.host, worker.pid, t, was == "failed"],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
@@ -827,6 +896,7 @@ impl Store for SqliteStore {
             config_hash,
             seed: seed as u64,
             recovered: recovered.contains(&id),
+            checkpoint: checkpoint_ref(ck_epoch, ck_sha),
         }))
     }
 
@@ -845,15 +915,26 @@ impl Store for SqliteStore {
         trial: TrialId,
         worker: &Worker,
         m: &EpochMetrics,
+        checkpoint: Option<&CheckpointRef>,
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |e| map_err(&path, e);
         let tx = self.immediate()?;
         let owned = tx
             .execute(
-                "UPDATE trials SET heartbeat_at = ?3, epochs_done = ?4
+                "UPDATE trials SET heartbeat_at = ?3, epochs_done = ?4,
+                        epochs_trained = epochs_trained + 1,
+                        checkpoint_epoch = CASE WHEN ?5 IS NULL THEN checkpoint_epoch ELSE ?5 END,
+                        checkpoint_sha256 = CASE WHEN ?5 IS NULL THEN checkpoint_sha256 ELSE ?6 END
                  WHERE id = ?1 AND worker = ?2 AND status = 'running'",
-                params![trial, worker.id, now(), m.epoch as i64],
+                params![
+                    trial,
+                    worker.id,
+                    now(),
+                    m.epoch as i64,
+                    checkpoint.map(|c| c.epoch as i64),
+                    checkpoint.map(|c| c.sha256.as_str())
+                ],
             )
             .map_err(err)?;
         if owned == 0 {
@@ -880,7 +961,9 @@ impl Store for SqliteStore {
                 tx.execute(
                     "UPDATE trials SET status = ?3, finished_at = ?4, heartbeat_at = ?4,
                             epochs_done = ?5, test_loss = ?6, test_acc = ?7, final_train_loss = ?8,
-                            final_val_loss = ?9, final_val_acc = ?10, seconds = ?11, error = NULL
+                            final_val_loss = ?9, final_val_acc = ?10, seconds = ?11, error = NULL,
+                            checkpoint_epoch = NULL, checkpoint_sha256 = NULL, stalled_deaths = 0,
+                            deaths = NULL
                      WHERE id = ?1 AND worker = ?2 AND status = 'running'",
                     params![
                         trial,
@@ -917,15 +1000,39 @@ impl Store for SqliteStore {
         let owned = tx
             .execute(
                 "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
-                        heartbeat_at = NULL, epochs_done = 0
+                        heartbeat_at = NULL, epochs_done = coalesce(checkpoint_epoch, 0)
                  WHERE id = ?1 AND worker = ?2 AND status = 'running'",
                 params![trial, worker.id],
             )
             .map_err(err)?;
         if owned > 0 {
-            tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [trial])
-                .map_err(err)?;
+            tx.execute(
+                "DELETE FROM epochs WHERE trial_id = ?1 AND epoch > coalesce(
+                   (SELECT checkpoint_epoch FROM trials WHERE id = ?1), 0)",
+                [trial],
+            )
+            .map_err(err)?;
         }
+        tx.commit().map_err(err)
+    }
+
+    fn discard_progress(&mut self, trial: TrialId, worker: &Worker) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let owned = tx
+            .execute(
+                "UPDATE trials SET epochs_done = 0, checkpoint_epoch = NULL, checkpoint_sha256 = NULL,
+                        claim_checkpoint_epoch = NULL
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![trial, worker.id],
+            )
+            .map_err(err)?;
+        if owned == 0 {
+            return Err(StoreError::LostClaim(trial));
+        }
+        tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [trial])
+            .map_err(err)?;
         tx.commit().map_err(err)
     }
 
@@ -935,14 +1042,15 @@ impl Store for SqliteStore {
         let tx = self.immediate()?;
         tx.execute(
             "DELETE FROM epochs WHERE trial_id IN
-               (SELECT id FROM trials WHERE worker = ?1 AND status = 'running')",
+               (SELECT id FROM trials WHERE worker = ?1 AND status = 'running'
+                  AND epochs.epoch > coalesce(checkpoint_epoch, 0))",
             [&worker.id],
         )
         .map_err(err)?;
         let n = tx
             .execute(
                 "UPDATE trials SET status = 'pending', worker = NULL, host = NULL, pid = NULL,
-                        heartbeat_at = NULL, epochs_done = 0
+                        heartbeat_at = NULL, epochs_done = coalesce(checkpoint_epoch, 0)
                  WHERE worker = ?1 AND status = 'running'",
                 [&worker.id],
             )
