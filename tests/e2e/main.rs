@@ -12,6 +12,7 @@ mod common;
 mod data;
 mod deploy;
 mod faults;
+mod networks;
 mod pg;
 mod plot;
 mod sweep;

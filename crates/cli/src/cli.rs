@@ -7,6 +7,7 @@ use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use fcnsweep_baselines::ClassicalMethod;
 use fcnsweep_data::DatasetName;
 use fcnsweep_search::axes::AxisKind;
+use fcnsweep_search::kept::KeepWeights;
 use fcnsweep_search::results::SortKey;
 use fcnsweep_search::table::Format;
 use fcnsweep_search::{Axis, AxisValue};
@@ -86,6 +87,52 @@ pub enum Command {
     /// Copy or inspect result databases.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Write a kept trained network of a sweep as a PyTorch-loadable safetensors file.
+    Export {
+        /// Sweep name.
+        name: String,
+        /// Configuration (hash or unique prefix; default: the best by mean validation accuracy).
+        #[arg(long, value_name = "HASH")]
+        config: Option<String>,
+        /// Seed (default: the configuration's best by final validation accuracy).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Where the sweep kept its networks (default: weights/<db name>/ beside the database).
+        #[arg(long, value_name = "DIR")]
+        weights_dir: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Test accuracy, loss, per-class accuracy and confusion matrix of a network file.
+    Evaluate {
+        /// Network file (from `export` or `train --save`).
+        file: PathBuf,
+        /// Dataset whose test set to classify: fashion-mnist or mnist.
+        #[arg(long, value_parser = parse_dataset)]
+        dataset: DatasetName,
+        /// Also draw the confusion matrix into this PNG or SVG file.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+        /// Print one JSON object instead of tables.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Predicted class and its probability for every image of an IDX images file, as CSV.
+    Predict {
+        /// Network file (from `export` or `train --save`).
+        file: PathBuf,
+        /// IDX images file (gzip or raw), 28x28 grey images.
+        #[arg(long, value_name = "IDX")]
+        images: PathBuf,
+        /// Write the CSV here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `fcnsweep worker ...`
@@ -211,6 +258,13 @@ pub struct RunArgs {
     /// Write no checkpoints: an interrupted trial starts over.
     #[arg(long)]
     pub no_checkpoints: bool,
+    /// Trained networks to keep: none, best (every seed of the 3 configurations with the
+    /// best mean validation accuracy, pruned when the sweep is done) or all.
+    #[arg(long, default_value = "best", value_parser = KeepWeights::parse)]
+    pub keep_weights: KeepWeights,
+    /// Where kept networks go (default: weights/<db name>/ beside an SQLite database).
+    #[arg(long, value_name = "DIR")]
+    pub weights_dir: Option<PathBuf>,
     #[command(flatten)]
     pub memory: MemoryArg,
     #[command(flatten)]
@@ -407,6 +461,9 @@ pub struct TrainArgs {
     /// Print JSON lines (one per epoch, then a final one) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write the trained network here (PyTorch-loadable safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
     #[command(flatten)]
     pub memory: MemoryArg,
     #[command(flatten)]

@@ -25,6 +25,25 @@ pub enum DatasetName {
 }
 
 impl DatasetName {
+    /// The names of the ten classes, by label.
+    pub fn class_names(self) -> [&'static str; 10] {
+        match self {
+            Self::FashionMnist => [
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ],
+            Self::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+        }
+    }
+
     /// Every dataset, in the order of [`DatasetName::NAMES`].
     pub const ALL: [DatasetName; 2] = [DatasetName::FashionMnist, DatasetName::Mnist];
 

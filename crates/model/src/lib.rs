@@ -12,6 +12,7 @@ pub mod init;
 pub mod memory;
 pub mod optim;
 pub mod train;
+pub mod weights;
 
 pub use checkpoint::Checkpoint;
 pub use config::{Init, LrSchedule, ModelConfig, Norm, RunConfig, TrainConfig};
@@ -23,3 +24,4 @@ pub use optim::{
 pub use train::{
     train, train_from, train_reference, EpochMetrics, NoObserver, RunObserver, RunResult,
 };
+pub use weights::{Evaluation, Weights, WeightsInfo};

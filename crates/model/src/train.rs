@@ -17,6 +17,7 @@ use crate::fcn::{loss_and_correct, Fcn, Mode};
 use crate::fused::{EngineState, FlushDenormals, FusedFcn, FusedOptimizer};
 use crate::memory::EVAL_BATCH;
 use crate::optim::ReferenceOptimizer;
+use crate::weights::Weights;
 
 /// Independent RNG streams of one run, all derived from its seed.
 const STREAM_INIT: u64 = 0;
@@ -56,6 +57,9 @@ pub struct RunResult {
     pub diverged: bool,
     /// Wall time of the whole run.
     pub seconds: f64,
+    /// The trained network (the fused engine's runs; not serialized).
+    #[serde(skip)]
+    pub weights: Option<Box<Weights>>,
 }
 
 /// Receives progress from [`train`]; the search engine stores epochs through it.
@@ -377,11 +381,21 @@ fn run(
         }
     }
     let (test_loss, test_acc) = evaluate(&mut engine, splits, Part::Test)?;
+    let weights = engine.state().map(|state| {
+        Box::new(Weights::from_state(
+            state,
+            &config.model,
+            splits.features(),
+            10,
+            splits.normalization(),
+        ))
+    });
     Ok(RunResult {
         epochs,
         test_loss,
         test_acc,
         diverged,
         seconds: before + started.elapsed().as_secs_f64(),
+        weights,
     })
 }

@@ -20,6 +20,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontDesc, FontFamily, FontStyle};
 
 mod bars;
+mod confusion;
 mod curves;
 
 /// One line of a learning-curve chart: a configuration's per-epoch mean across seeds with
@@ -173,6 +174,22 @@ pub fn accuracy_bars(
     let size = (layout.width, layout.height);
     render!(path, format, size, |root| bars::draw(
         &root, title, bars, &layout
+    ))
+}
+
+/// A confusion matrix of a classifier: `counts[true][predicted]`, classes named by
+/// `classes` (rows labelled by name, columns by index), cells shaded by the share of their
+/// row; title given.
+pub fn confusion_matrix(
+    path: &Path,
+    format: Format,
+    title: &str,
+    classes: &[String],
+    counts: &[Vec<u64>],
+) -> Result<(), ChartError> {
+    let size = confusion::size(classes.len());
+    render!(path, format, size, |root| confusion::draw(
+        &root, title, classes, counts
     ))
 }
 

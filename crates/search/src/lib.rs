@@ -10,6 +10,7 @@ pub mod error;
 pub mod expand;
 pub mod external;
 pub mod identity;
+pub mod kept;
 pub mod memory;
 pub mod parse;
 pub mod results;

@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub heartbeat_every: Duration,
     /// Where and how often running trials write checkpoints (`None`: never).
     pub checkpoints: Option<CheckpointPolicy>,
+    /// Where the networks of done trials are written (`None`: nowhere); see [`crate::kept`].
+    pub weights_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -56,6 +58,7 @@ impl Default for RunOptions {
             claim: ClaimOptions::default(),
             heartbeat_every: Duration::from_secs(10),
             checkpoints: None,
+            weights_dir: None,
         }
     }
 }
@@ -377,6 +380,32 @@ struct WorkContext<'a> {
 }
 
 impl WorkContext<'_> {
+    /// Writes the trained network of a done trial into the weights directory (a failed
+    /// write is logged: the trial's metrics matter more than its file).
+    fn keep_weights(&self, trial: &ClaimedTrial, result: &fcnsweep_model::RunResult) {
+        let (Some(dir), Some(weights)) = (&self.options.weights_dir, &result.weights) else {
+            return;
+        };
+        if result.diverged {
+            return;
+        }
+        let mut w = (**weights).clone();
+        w.info.source = [
+            ("sweep", self.sweep.name.clone()),
+            ("dataset", self.sweep.dataset.name().to_string()),
+            ("config", trial.config_hash.clone()),
+            ("seed", trial.seed.to_string()),
+            ("test_acc", result.test_acc.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let path = crate::kept::weights_path(dir, trial.id);
+        if let Err(e) = w.write(&path) {
+            tracing::warn!(trial = trial.id, error = %e, "cannot keep the trained network");
+        }
+    }
+
     /// The checkpoint `trial` resumes from: read and verified, or, when it cannot be used
     /// (missing, torn, of another run), dropped with its epochs so that the trial starts
     /// over.
@@ -492,7 +521,10 @@ impl WorkContext<'_> {
                 return Err(e.into());
             }
             let outcome = match result {
-                Ok(r) => TrialOutcome::Finished(r),
+                Ok(r) => {
+                    self.keep_weights(&trial, &r);
+                    TrialOutcome::Finished(r)
+                }
                 Err(ModelError::Interrupted) => {
                     store.release(trial.id, worker)?;
                     report.lock().expect("report lock").released += 1;

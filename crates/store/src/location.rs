@@ -148,6 +148,17 @@ impl Location {
     /// the worker's machine: a trial reclaimed on another host starts over unless the
     /// directory is shared).
     pub fn default_checkpoint_dir(&self) -> PathBuf {
+        self.default_dir("checkpoints")
+    }
+
+    /// Where the kept networks of this database's trials go unless `--weights-dir` says
+    /// otherwise: `weights/<file stem>/` beside an SQLite file, `weights/<server-db-schema>/`
+    /// in the working directory for PostgreSQL.
+    pub fn default_weights_dir(&self) -> PathBuf {
+        self.default_dir("weights")
+    }
+
+    fn default_dir(&self, kind: &str) -> PathBuf {
         match self {
             Self::Sqlite(p) => {
                 let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
@@ -156,7 +167,7 @@ impl Location {
                     .map_or("fcnsweep".into(), |s| s.to_string_lossy());
                 parent
                     .unwrap_or(Path::new("."))
-                    .join("checkpoints")
+                    .join(kind)
                     .join(stem.as_ref())
             }
             Self::Postgres(t) => {
@@ -171,7 +182,7 @@ impl Location {
                         }
                     })
                     .collect();
-                PathBuf::from("checkpoints").join(name)
+                PathBuf::from(kind).join(name)
             }
         }
     }

@@ -83,6 +83,7 @@ fn empty_result() -> TrialOutcome {
         test_acc: 0.0,
         diverged: false,
         seconds: 0.0,
+        weights: None,
     })
 }
 

@@ -4,6 +4,7 @@ mod baseline;
 mod bench;
 mod data;
 mod db;
+mod network;
 mod plot;
 mod results;
 mod sweep;
@@ -24,6 +25,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Baseline(cmd) => baseline::run(cmd),
         Command::Worker(args) => worker::run(args),
         Command::Db(cmd) => db::run(cmd),
+        Command::Export {
+            name,
+            config,
+            seed,
+            out,
+            weights_dir,
+            db,
+        } => network::export(
+            &name,
+            config.as_deref(),
+            seed,
+            &out,
+            weights_dir.as_deref(),
+            &db,
+        ),
+        Command::Evaluate {
+            file,
+            dataset,
+            plot,
+            json,
+            dir,
+        } => network::evaluate(&file, dataset, plot.as_deref(), json, &dir),
+        Command::Predict { file, images, out } => network::predict(&file, &images, out.as_deref()),
         Command::Bench {
             what:
                 Some(BenchCommand::Store {

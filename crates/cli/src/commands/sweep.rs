@@ -11,6 +11,7 @@ use anyhow::Context;
 use fcnsweep_data::{resolve_data_dir, Dataset, DatasetName};
 use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
+use fcnsweep_search::kept::{self, KeepWeights};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use fcnsweep_search::runner::{run_sweep, CheckpointPolicy, RunOptions, SweepObserver};
 use fcnsweep_search::table::{Cell, Format, Table};
@@ -260,7 +261,39 @@ pub fn run_options(args: &RunArgs, db: &Location) -> RunOptions {
                 .unwrap_or_else(|| db.default_checkpoint_dir()),
             every: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
         }),
+        weights_dir: (args.keep_weights != KeepWeights::None).then(|| weights_dir(args, db)),
     }
+}
+
+/// Where a run keeps trained networks.
+pub fn weights_dir(args: &RunArgs, db: &Location) -> std::path::PathBuf {
+    args.weights_dir
+        .clone()
+        .unwrap_or_else(|| db.default_weights_dir())
+}
+
+/// With `--keep-weights best`, once `sweep` has nothing left to run, removes the networks
+/// of all but its best configurations.
+pub fn prune_weights(
+    store: &mut dyn Store,
+    sweep: &str,
+    args: &RunArgs,
+    db: &Location,
+) -> anyhow::Result<()> {
+    if args.keep_weights != KeepWeights::Best {
+        return Ok(());
+    }
+    let sweep = store.sweep(sweep)?;
+    let c = store.status_counts(sweep.id)?;
+    if c.pending + c.running > 0 {
+        return Ok(());
+    }
+    let trials = store.trials(sweep.id)?;
+    let removed = kept::prune_to_best(&weights_dir(args, db), &sweep, &trials);
+    if removed > 0 {
+        tracing::info!(removed, "kept the networks of the best configurations only");
+    }
+    Ok(())
 }
 
 /// The trials a sweep runs at once: `--jobs`, else one per core.
@@ -419,6 +452,7 @@ fn execute(
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
     }
+    prune_weights(store.as_mut(), &sweep.name, args, db)?;
     let c = store.status_counts(sweep.id)?;
     eprintln!(
         "sweep '{}': {} done, {} diverged, {} failed, {} running elsewhere, {} pending",

@@ -93,9 +93,40 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"
         );
     }
+    // A bad --save path fails before minutes of training.
+    if let Some(dir) = args
+        .save
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        anyhow::bail!(
+            "cannot save to {}: directory {} does not exist",
+            args.save.as_ref().unwrap().display(),
+            dir.display()
+        );
+    }
     let mut printer = Printer { json: args.json };
     let result = fcnsweep_model::train(&splits, &config, args.seed, &mut printer)
         .context("training failed")?;
+    if let (Some(path), Some(weights)) = (&args.save, &result.weights) {
+        let mut w = (**weights).clone();
+        w.info.source = [
+            ("dataset", args.dataset.name().to_string()),
+            (
+                "config",
+                fcnsweep_search::config_hash(args.dataset, &config),
+            ),
+            ("seed", args.seed.to_string()),
+            ("test_acc", result.test_acc.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        w.write(path)
+            .with_context(|| format!("cannot save the network to {}", path.display()))?;
+        eprintln!("saved the trained network to {}", path.display());
+    }
     if args.json {
         println!(
             "{}",

@@ -104,6 +104,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             worked |= report.finished + report.failed > 0;
             finished += report.finished;
             failed += report.failed;
+            super::sweep::prune_weights(store.as_mut(), name, &args.run, &db)?;
             if report.interrupted {
                 eprintln!(
                     "interrupted after {finished} trials; running trials returned to pending"

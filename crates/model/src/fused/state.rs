@@ -93,3 +93,45 @@ impl FusedOptimizer {
         Ok(())
     }
 }
+
+impl FusedFcn {
+    /// Puts trained parameters and BatchNorm statistics (of [`crate::Weights`]) into the
+    /// network; refuses buffers of another shape.
+    pub fn load_parameters(
+        &mut self,
+        params: &[f32],
+        running_mean: &[Vec<f32>],
+        running_var: &[Vec<f32>],
+    ) -> Result<(), ModelError> {
+        let fits = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len())
+        };
+        if params.len() != self.params.len()
+            || !fits(running_mean, &self.running_mean)
+            || !fits(running_var, &self.running_var)
+        {
+            return Err(ModelError::Checkpoint(
+                "the file's tensors do not fit its architecture".into(),
+            ));
+        }
+        self.params.copy_from_slice(params);
+        self.running_mean = running_mean.to_vec();
+        self.running_var = running_var.to_vec();
+        Ok(())
+    }
+
+    /// Class probabilities (softmax of the logits) of a row-major `(rows, inputs)` batch in
+    /// evaluation mode, row-major `(rows, classes)`.
+    pub fn probabilities(&mut self, x: &[f32], rows: usize) -> Vec<f32> {
+        let classes = self.classes;
+        let logits = self.forward_eval(x, rows).to_vec();
+        let mut out = Vec::with_capacity(logits.len());
+        for row in logits.chunks_exact(classes) {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exp: Vec<f64> = row.iter().map(|&z| f64::from(z - max).exp()).collect();
+            let sum: f64 = exp.iter().sum();
+            out.extend(exp.iter().map(|e| (e / sum) as f32));
+        }
+        out
+    }
+}

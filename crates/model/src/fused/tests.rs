@@ -713,3 +713,131 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
         );
     }
 }
+
+/// An independent evaluation-mode forward pass over a state dict by its `nn.Sequential`
+/// names, written from PyTorch's definitions: an index with `running_mean` is BatchNorm1d,
+/// one with a 2-D `weight` is Linear, one without tensors is ReLU or Dropout (in eval mode
+/// a Dropout after a ReLU changes nothing, so both apply max(0, x)).
+fn sequential_forward(
+    tensors: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    x: &[f32],
+) -> Vec<f32> {
+    let last = tensors
+        .keys()
+        .filter_map(|k| k.split('.').next()?.parse::<usize>().ok())
+        .max()
+        .unwrap();
+    let mut h = x.to_vec();
+    for i in 0..=last {
+        let t = |n: &str| tensors.get(&format!("{i}.{n}"));
+        if let (Some((_, m)), Some((_, v)), Some((_, w)), Some((_, b))) =
+            (t("running_mean"), t("running_var"), t("weight"), t("bias"))
+        {
+            h = h
+                .iter()
+                .enumerate()
+                .map(|(j, &z)| (z - m[j]) / (v[j] + 1e-5).sqrt() * w[j] + b[j])
+                .collect();
+        } else if let (Some((shape, w)), Some((_, b))) = (t("weight"), t("bias")) {
+            let (out, inp) = (shape[0], shape[1]);
+            h = (0..out)
+                .map(|o| b[o] + (0..inp).map(|k| w[o * inp + k] * h[k]).sum::<f32>())
+                .collect();
+        } else {
+            h.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    }
+    h
+}
+
+#[test]
+fn exported_weights_load_by_pytorch_names_and_reproduce_the_test_accuracy() {
+    use crate::optim::OptimizerKind::*;
+    let splits = synthetic_splits();
+    for (norm, dropout) in [(Norm::None, 0.0), (Norm::Batch, 0.2)] {
+        let cfg = run_config(
+            ModelConfig {
+                hidden: vec![24, 12],
+                dropout,
+                norm,
+                ..Default::default()
+            },
+            OptimizerConfig::new(Adam, 0.003),
+            32,
+        );
+        let result = crate::train(&splits, &cfg, 5, &mut NoObserver).unwrap();
+        let weights = *result
+            .weights
+            .clone()
+            .expect("the fused engine returns its network");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        weights.write(&path).unwrap();
+        let back = crate::Weights::read(&path).unwrap();
+        assert_eq!(back, weights);
+        // Names and shapes as torch's nn.Sequential state dict.
+        let bytes = std::fs::read(&path).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        names.sort();
+        let expected: Vec<&str> = if norm == Norm::Batch {
+            // Linear 0, BN 1, ReLU 2, Dropout 3, Linear 4, BN 5, ReLU 6, Dropout 7, Linear 8.
+            vec![
+                "0.bias",
+                "0.weight",
+                "1.bias",
+                "1.num_batches_tracked",
+                "1.running_mean",
+                "1.running_var",
+                "1.weight",
+                "4.bias",
+                "4.weight",
+                "5.bias",
+                "5.num_batches_tracked",
+                "5.running_mean",
+                "5.running_var",
+                "5.weight",
+                "8.bias",
+                "8.weight",
+            ]
+        } else {
+            vec![
+                "0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight",
+            ]
+        };
+        assert_eq!(names, expected);
+        assert_eq!(st.tensor("0.weight").unwrap().shape(), [24, 784]);
+        let tensors: std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)> = st
+            .tensors()
+            .into_iter()
+            .filter(|(_, v)| v.dtype() == safetensors::Dtype::F32)
+            .map(|(n, v)| {
+                let data = v
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                (n, (v.shape().to_vec(), data))
+            })
+            .collect();
+        // The independent forward pass classifies the test set as fcnsweep measured.
+        let (mut correct, mut total) = (0, 0);
+        let mut net = back.network().unwrap();
+        for batch in splits.eval_batches(fcnsweep_data::Part::Test, 64) {
+            let probs = net.probabilities(&batch.images, batch.len());
+            for (r, &label) in batch.labels.iter().enumerate() {
+                let x = &batch.images[r * 784..(r + 1) * 784];
+                let logits = sequential_forward(&tensors, x);
+                let arg = (0..10)
+                    .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                    .unwrap();
+                let p = &probs[r * 10..(r + 1) * 10];
+                let arg_p = (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+                assert_eq!(arg, arg_p, "{norm:?}: image {total}");
+                correct += usize::from(arg as u32 == label);
+                total += 1;
+            }
+        }
+        assert_eq!(correct as f64 / total as f64, result.test_acc, "{norm:?}");
+    }
+}
