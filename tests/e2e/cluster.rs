@@ -241,7 +241,11 @@ impl KillRound for PgRound<'_> {
         } else {
             ("run", self.run_args())
         };
-        (verb, Proc::spawn(self.dir, &args, self.dir, "child"))
+        let pause = [("FCNSWEEP_FAULT_CHECKPOINT_PAUSE_MS", "20")];
+        (
+            verb,
+            Proc::spawn_env(self.dir, &args, self.dir, "child", &pause),
+        )
     }
 
     fn finish(&self, registered: bool) -> Out {
@@ -268,6 +272,17 @@ impl KillRound for PgRound<'_> {
 
     fn verify(&self, kills: usize, schedule: &[String]) -> usize {
         (self.verify)(&self.pg, kills, schedule)
+    }
+
+    fn torn_checkpoints(&self) -> usize {
+        // The default checkpoint directory of a PostgreSQL store, under the working directory.
+        fs::read_dir(self.dir.join("checkpoints"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| common::temporary_files(&e.path()))
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 }
 
@@ -329,11 +344,12 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
         verify: &verify,
     });
     eprintln!(
-        "postgres kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {trials} trials per round, {} epochs trained again, {:.1} s",
+        "postgres kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {trials} trials per round, {} kills inside a checkpoint write, {} epochs trained again, {:.1} s",
         stats.seed,
         stats.hits,
         stats.cycles,
         stats.rounds,
+        stats.torn,
         stats.retrained,
         started.elapsed().as_secs_f64()
     );

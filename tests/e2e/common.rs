@@ -210,6 +210,30 @@ impl Proc {
         }
     }
 
+    /// [`Proc::spawn`] with extra environment variables.
+    pub fn spawn_env(
+        cwd: &Path,
+        args: &[&str],
+        log_dir: &Path,
+        tag: &str,
+        envs: &[(&str, &str)],
+    ) -> Proc {
+        let out = log_dir.join(format!("{tag}.out"));
+        let err = log_dir.join(format!("{tag}.err"));
+        let child = command(cwd, args)
+            .envs(envs.iter().copied())
+            .stdout(fs::File::create(&out).expect("create stdout file"))
+            .stderr(fs::File::create(&err).expect("create stderr file"))
+            .spawn()
+            .expect("spawn fcnsweep");
+        Proc {
+            child,
+            cmdline: cmdline(args, envs),
+            out,
+            err,
+        }
+    }
+
     /// Starts the binary in a UTS namespace of its own whose hostname is `host`: another
     /// machine, as far as the store can tell, on the same loopback network.
     pub fn spawn_on_host(cwd: &Path, args: &[&str], log_dir: &Path, tag: &str, host: &str) -> Proc {
@@ -499,6 +523,17 @@ pub fn epochs_trained(db: &Path) -> usize {
         |r| r.get::<_, i64>(0),
     )
     .expect("sum epochs_trained") as usize
+}
+
+/// Files ending in `.tmp` in `dir` (0 when it does not exist).
+pub fn temporary_files(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// `PRAGMA integrity_check`.

@@ -25,6 +25,9 @@ pub trait KillRound {
     fn spawn(&self, registered: bool, pick: u64) -> (&'static str, Proc);
     /// Runs a process to the end of the sweep, after the last kill.
     fn finish(&self, registered: bool) -> Out;
+    /// Unfinished (temporary) checkpoint files in the round's checkpoint directory: one more
+    /// after a kill means the kill landed inside a checkpoint write.
+    fn torn_checkpoints(&self) -> usize;
     /// Panics, with `schedule`, unless the round's database is complete and equal to the
     /// uninterrupted run, and no more than one epoch per kill (`kills` of them hit this
     /// round) was trained again; returns the epochs trained again.
@@ -43,10 +46,13 @@ pub struct KillStats {
     pub rounds: usize,
     /// Epochs trained beyond the uninterrupted count, over all rounds.
     pub retrained: usize,
+    /// Kills that landed inside a checkpoint write.
+    pub torn: usize,
 }
 
 /// Starts processes and SIGKILLs each after a random 50-1500 ms until `FCNSWEEP_KILL_POINTS`
-/// (default 20) kills have hit a live process, then lets one finish and verifies the round.
+/// (default 20) kills have hit a live process, at least one of them inside a checkpoint
+/// write, then lets one finish and verifies the round.
 /// The schedule is seeded (`FCNSWEEP_KILL_SEED` replays one) and printed when it fails.
 pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillStats {
     let seed = env_u64("FCNSWEEP_KILL_SEED").unwrap_or_else(|| {
@@ -60,14 +66,14 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
     let mut schedule = vec![format!(
         "replay with FCNSWEEP_KILL_SEED={seed} FCNSWEEP_KILL_POINTS={points}"
     )];
-    let (mut hits, mut cycles, mut rounds, mut retrained) = (0, 0, 0, 0);
+    let (mut hits, mut cycles, mut rounds, mut retrained, mut torn) = (0, 0, 0, 0, 0);
     'rounds: loop {
         rounds += 1;
         let round = new_round(rounds);
         let mut round_hits = 0;
         loop {
             let registered = round.registered();
-            if hits >= points {
+            if hits >= points && torn >= 1 {
                 let out = round.finish(registered);
                 schedule.push(format!("round {rounds}: final run: exit {:?}", out.code));
                 assert_eq!(
@@ -82,11 +88,19 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
             cycles += 1;
             let (verb, p) = round.spawn(registered, rng.range(0, 1));
             let delay = rng.range(50, 1500);
+            let before = round.torn_checkpoints();
             std::thread::sleep(Duration::from_millis(delay));
             let (hit, out) = p.kill();
+            let in_write = round.torn_checkpoints() > before;
+            torn += usize::from(in_write);
             schedule.push(format!(
-                "round {rounds} cycle {cycles}: {verb}, kill after {delay} ms: {}",
-                if hit { "hit" } else { "already exited" }
+                "round {rounds} cycle {cycles}: {verb}, kill after {delay} ms: {}{}",
+                if hit { "hit" } else { "already exited" },
+                if in_write {
+                    " (inside a checkpoint write)"
+                } else {
+                    ""
+                }
             ));
             if hit {
                 hits += 1;
@@ -110,6 +124,7 @@ pub fn kill_loop<R: KillRound>(mut new_round: impl FnMut(usize) -> R) -> KillSta
         cycles,
         rounds,
         retrained,
+        torn,
     }
 }
 
@@ -159,7 +174,12 @@ impl KillRound for SqliteRound<'_> {
         };
         let a = (self.args)(verb, &self.db);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        (verb, Proc::spawn(self.dir, &a, self.dir, "child"))
+        // Checkpoint writes held open 20 ms, so that some kills land inside them.
+        let pause = [("FCNSWEEP_FAULT_CHECKPOINT_PAUSE_MS", "20")];
+        (
+            verb,
+            Proc::spawn_env(self.dir, &a, self.dir, "child", &pause),
+        )
     }
 
     fn finish(&self, registered: bool) -> Out {
@@ -170,6 +190,16 @@ impl KillRound for SqliteRound<'_> {
 
     fn verify(&self, kills: usize, schedule: &[String]) -> usize {
         (self.verify)(&self.db, kills, schedule)
+    }
+
+    fn torn_checkpoints(&self) -> usize {
+        let dir = self
+            .db
+            .parent()
+            .unwrap()
+            .join("checkpoints")
+            .join(self.db.file_stem().unwrap());
+        common::temporary_files(&dir)
     }
 }
 
@@ -253,12 +283,13 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
         verify: &verify,
     });
     eprintln!(
-        "kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {} trials per round, {} epochs trained again, {:.1} s",
+        "kill loop: seed {}, {} kills hit a live process in {} cycles over {} rounds, {} trials per round, {} kills inside a checkpoint write, {} epochs trained again, {:.1} s",
         stats.seed,
         stats.hits,
         stats.cycles,
         stats.rounds,
         SMALL_CONFIGS * SEEDS,
+        stats.torn,
         stats.retrained,
         started.elapsed().as_secs_f64()
     );

@@ -229,3 +229,46 @@ fn keep_weights_best_prunes_to_the_best_configurations_and_export_says_what_is_m
     .code(1)
     .stderr_has(&[s(&bad)]);
 }
+
+#[test]
+fn db_gc_removes_only_the_files_no_trial_needs() {
+    const NAME: &str = "e2e-gc";
+    let Some(real) = real_data("db_gc") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, small_sweep(NAME, 1, 500)).unwrap();
+    let db = dir.path().join("gc.sqlite");
+    let mut run: Vec<&str> = sweep_run(&spec, &db, "2", &real).to_vec();
+    run.extend(["--keep-weights", "all"]);
+    common::run(dir.path(), &run).ok();
+    let weights = dir.path().join("weights").join("gc");
+    let checkpoints = dir.path().join("checkpoints").join("gc");
+    fs::create_dir_all(&checkpoints).unwrap();
+    let done = common::sweep_trials(&db, NAME)[0].id;
+    let orphans = [
+        checkpoints.join(format!("trial-{done}-e0001.safetensors")),
+        checkpoints.join("trial-999-e0001.safetensors.tmp"),
+        weights.join("trial-999.safetensors"),
+    ];
+    for o in &orphans {
+        fs::write(o, b"x").unwrap();
+    }
+    let dry = common::run(dir.path(), &["db", "gc", "--db", s(&db), "--dry-run"]).ok();
+    assert!(
+        dry.stdout
+            .contains("would remove 2 checkpoint and 1 network files"),
+        "{dry}"
+    );
+    assert!(orphans.iter().all(|o| o.exists()));
+    let gc = common::run(dir.path(), &["db", "gc", "--db", s(&db)]).ok();
+    assert!(
+        gc.stdout
+            .contains("removed 2 checkpoint and 1 network files"),
+        "{gc}"
+    );
+    assert!(orphans.iter().all(|o| !o.exists()));
+    assert_eq!(kept_files(&weights), 6, "the done trials' networks stay");
+}

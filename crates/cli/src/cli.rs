@@ -162,6 +162,21 @@ pub enum DbCommand {
         #[arg(long = "sweep", value_name = "NAME")]
         sweeps: Vec<String>,
     },
+    /// Remove checkpoint and network files no trial needs (finished trials' checkpoints,
+    /// files of trials no longer in the database or superseded).
+    Gc {
+        /// Checkpoint directory (default: the database's).
+        #[arg(long, value_name = "DIR")]
+        checkpoint_dir: Option<PathBuf>,
+        /// Weights directory (default: the database's).
+        #[arg(long, value_name = "DIR")]
+        weights_dir: Option<PathBuf>,
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 /// `fcnsweep bench ...`

@@ -201,6 +201,16 @@ impl Checkpoint {
     /// Writes the checkpoint to `path` atomically (a temporary file beside it, fsync,
     /// rename, fsync of the directory) and returns the SHA-256 of its bytes.
     pub fn write_atomic(&self, path: &Path) -> Result<String, ModelError> {
+        self.write_atomic_pausing(path, std::time::Duration::ZERO)
+    }
+
+    /// [`Checkpoint::write_atomic`] with a pause between writing the temporary file and
+    /// renaming it: fault-injection tests kill processes in that window.
+    pub fn write_atomic_pausing(
+        &self,
+        path: &Path,
+        pause: std::time::Duration,
+    ) -> Result<String, ModelError> {
         let bytes = self.to_bytes()?;
         let io = |e: std::io::Error| bad(format!("{}: {e}", path.display()));
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -210,6 +220,9 @@ impl Checkpoint {
             let mut f = fs::File::create(&tmp).map_err(io)?;
             f.write_all(&bytes).map_err(io)?;
             f.sync_all().map_err(io)?;
+        }
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
         }
         fs::rename(&tmp, path).map_err(io)?;
         if let Ok(d) = fs::File::open(dir) {

@@ -6,7 +6,8 @@
 //! scale and shift and running statistics), their gradients, the optimizer's state buffers,
 //! the training workspace for one batch (input rows, each hidden layer's activations, batch
 //! norm's normalized values, logits and their gradient, two scratch buffers of the widest
-//! layer) and the evaluation workspace for one evaluation batch. All are `f32`.
+//! layer), the evaluation workspace for one evaluation batch, and a checkpoint's buffers (a
+//! snapshot of the parameters and optimizer state, and its serialized file). All are `f32`.
 
 use std::fmt;
 
@@ -32,6 +33,8 @@ pub struct MemoryEstimate {
     pub training_batch: u64,
     /// The evaluation workspace for one evaluation batch.
     pub evaluation_batch: u64,
+    /// A checkpoint: the snapshot of parameters and optimizer state, and its file's bytes.
+    pub checkpoint: u64,
 }
 
 impl MemoryEstimate {
@@ -71,6 +74,12 @@ impl MemoryEstimate {
             optimizer_state: bytes(params.saturating_mul(state)),
             training_batch: bytes(batch.saturating_mul(per_row)),
             evaluation_batch: bytes((EVAL_BATCH as u64).saturating_mul(eval_row)),
+            checkpoint: bytes(
+                params
+                    .saturating_add(buffers)
+                    .saturating_add(params.saturating_mul(state))
+                    .saturating_mul(2),
+            ),
         }
     }
 
@@ -82,6 +91,7 @@ impl MemoryEstimate {
             self.optimizer_state,
             self.training_batch,
             self.evaluation_batch,
+            self.checkpoint,
         ]
         .iter()
         .fold(0u64, |a, &b| a.saturating_add(b))

@@ -100,3 +100,84 @@ pub fn prune_to_best(dir: &Path, sweep: &SweepRecord, trials: &[TrialRecord]) ->
         .filter(|t| std::fs::remove_file(weights_path(dir, t.id)).is_ok())
         .count()
 }
+
+/// What [`collect_garbage`] removed (or, dry, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Garbage {
+    /// Checkpoint files of finished or unknown trials.
+    pub checkpoints: Vec<PathBuf>,
+    /// Network files of trials that are unknown or not done.
+    pub weights: Vec<PathBuf>,
+    /// Their size in bytes.
+    pub bytes: u64,
+}
+
+/// The trial id of an fcnsweep file name: `trial-<id>.safetensors` or
+/// `trial-<id>-e<epoch>.safetensors[.tmp]`.
+fn trial_of(name: &str) -> Option<TrialId> {
+    let rest = name.strip_prefix("trial-")?;
+    let end = rest.find(['-', '.'])?;
+    rest[..end].parse().ok()
+}
+
+/// Finds (and unless `dry`, removes) the files no trial needs: checkpoints of trials that
+/// are finished or no longer in the database, and kept networks of trials that are not done
+/// or no longer current. `trials` is every current trial of every sweep.
+pub fn collect_garbage(
+    checkpoint_dir: &Path,
+    weights_dir: &Path,
+    trials: &[TrialRecord],
+    dry: bool,
+) -> Garbage {
+    let status = |id: TrialId| trials.iter().find(|t| t.id == id).map(|t| t.status);
+    let mut g = Garbage::default();
+    let sweep_dir = |dir: &Path,
+                     orphan: &dyn Fn(Option<TrialStatus>) -> bool,
+                     into: &mut Vec<PathBuf>,
+                     bytes: &mut u64| {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(id) = trial_of(&name) else {
+                continue;
+            };
+            if orphan(status(id)) {
+                *bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                if !dry {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+                into.push(entry.path());
+            }
+        }
+    };
+    let mut bytes = 0;
+    sweep_dir(
+        checkpoint_dir,
+        &|s| s.is_none_or(TrialStatus::is_finished),
+        &mut g.checkpoints,
+        &mut bytes,
+    );
+    sweep_dir(
+        weights_dir,
+        &|s| s != Some(TrialStatus::Done),
+        &mut g.weights,
+        &mut bytes,
+    );
+    g.bytes = bytes;
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_name_their_trial() {
+        assert_eq!(trial_of("trial-12.safetensors"), Some(12));
+        assert_eq!(trial_of("trial-7-e0003.safetensors"), Some(7));
+        assert_eq!(trial_of("trial-7-e0003.safetensors.tmp"), Some(7));
+        assert_eq!(trial_of("notes.txt"), None);
+    }
+}

@@ -94,6 +94,18 @@ impl CheckpointPolicy {
     }
 }
 
+/// The test-only fault switch that holds every checkpoint write this many milliseconds
+/// between its temporary file and the rename, so that kill tests land inside writes.
+pub const FAULT_CHECKPOINT_PAUSE_ENV: &str = "FCNSWEEP_FAULT_CHECKPOINT_PAUSE_MS";
+
+fn fault_pause() -> Duration {
+    std::env::var(FAULT_CHECKPOINT_PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::ZERO)
+}
+
 /// The test-only fault switch: a trial whose configuration hash starts with the value of this
 /// variable aborts its process before training (what a configuration that runs out of memory
 /// does), for the tests of `max_attempts`.
@@ -182,7 +194,7 @@ impl TrialRecorder<'_> {
     fn write(&mut self, c: &Checkpoint) -> Option<(CheckpointRef, PathBuf)> {
         let policy = self.checkpoints?;
         let path = policy.path(self.trial.id, c.epoch());
-        match c.write_atomic(&path) {
+        match c.write_atomic_pausing(&path, fault_pause()) {
             Ok(sha256) => Some((
                 CheckpointRef {
                     epoch: c.epoch(),

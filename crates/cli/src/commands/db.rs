@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use fcnsweep_search::kept::collect_garbage;
 use fcnsweep_store::copy::copy;
 use fcnsweep_store::Location;
 
@@ -27,6 +28,39 @@ pub fn run(cmd: DbCommand) -> anyhow::Result<ExitCode> {
                 r.epochs_written,
                 r.trials_present,
                 r.baselines
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Gc {
+            checkpoint_dir,
+            weights_dir,
+            dry_run,
+            db,
+        } => {
+            let location = db.location()?;
+            let mut store = location.open_existing()?;
+            let mut trials = Vec::new();
+            for s in store.list_sweeps()? {
+                let id = store.sweep(&s.name)?.id;
+                trials.extend(store.trials(id)?);
+            }
+            let checkpoints = checkpoint_dir.unwrap_or_else(|| location.default_checkpoint_dir());
+            let weights = weights_dir.unwrap_or_else(|| location.default_weights_dir());
+            let g = collect_garbage(&checkpoints, &weights, &trials, dry_run);
+            for p in g.checkpoints.iter().chain(&g.weights) {
+                println!(
+                    "{}{}",
+                    if dry_run { "would remove " } else { "removed " },
+                    p.display()
+                );
+            }
+            println!(
+                "{} {} checkpoint and {} network files ({:.1} MB) that no trial of {} needs",
+                if dry_run { "would remove" } else { "removed" },
+                g.checkpoints.len(),
+                g.weights.len(),
+                g.bytes as f64 / 1e6,
+                location.describe()
             );
             Ok(ExitCode::SUCCESS)
         }
