@@ -151,6 +151,8 @@ fn cases() -> Vec<Case> {
         c("yaml_syntax_error", run, 1, &["{spec}: ", "did not find expected ',' or '}'", "line 5"]).yaml(head("search:\n  - grid: {lr: [0.1, 0.01]\n  - list: [{lr: 0.2}]\n")),
         c("yaml_bad_indentation", run, 1, &["{spec}: ", "did not find expected key", "line 5"]).yaml(head("base:\n  lr: 0.1\n momentum: 0.9\n")),
         c("yaml_syntax_error_plan", "sweep plan {spec}", 1, &["{spec}: ", "line 5"]).yaml(head("search:\n  - grid: {lr: [0.1, 0.01]\n  - list: [{lr: 0.2}]\n")),
+        c("yaml_keep_weights_unknown", run, 1, &["{spec}: ", "keep_weights", "unknown keep_weights 'some': expected none, best or all"]).yaml(head("keep_weights: some\n")),
+        c("yaml_max_attempts_zero", run, 1, &["{spec}: ", "max_attempts", "at least 1"]).yaml(head("max_attempts: 0\n")),
         c("yaml_unknown_top_level_key", run, 1, &["{spec}: ", "unknown field `colour`", "`dataset`", "line 3"]).yaml(head("colour: blue\n")),
         c("yaml_model_key_at_top_level", run, 1, &["{spec}: lr: ", "not a training setting", "under `base`"]).yaml(head("lr: 0.1\n")),
         c("yaml_unknown_key_in_base", run, 1, &["{spec}: base.learning_rate: unknown field `learning_rate`", "`lr`"]).yaml(head("base:\n  learning_rate: 0.1\n")),

@@ -259,9 +259,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     pub stale_after: u64,
     /// Deaths of a trial's process in a row without a new checkpoint after which the trial
-    /// is marked failed (a configuration that kills its process).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_attempts: u32,
+    /// is marked failed (a configuration that kills its process; default: the spec's
+    /// max_attempts, else 3).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
     /// Where running trials write checkpoints (default: checkpoints/<db name>/ beside an
     /// SQLite database; ./checkpoints/<server-db-schema>/ for PostgreSQL: share it between
     /// hosts so that any of them can resume a trial).
@@ -274,9 +275,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_checkpoints: bool,
     /// Trained networks to keep: none, best (every seed of the 3 configurations with the
-    /// best mean validation accuracy, pruned when the sweep is done) or all.
-    #[arg(long, default_value = "best", value_parser = KeepWeights::parse)]
-    pub keep_weights: KeepWeights,
+    /// best mean validation accuracy, pruned when the sweep is done) or all (default: the
+    /// spec's keep_weights, else best).
+    #[arg(long, value_parser = KeepWeights::parse)]
+    pub keep_weights: Option<KeepWeights>,
     /// Where kept networks go (default: weights/<db name>/ beside an SQLite database).
     #[arg(long, value_name = "DIR")]
     pub weights_dir: Option<PathBuf>,

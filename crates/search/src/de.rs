@@ -15,7 +15,8 @@ use serde::Deserialize;
 use std::sync::OnceLock;
 
 use crate::axes::{axis_names, training_axis_names, Axis, AxisKind, AxisValue};
-use crate::spec::{Block, Distribution, RandomBlock, Settings, SweepSpec, MAX_TRIALS};
+use crate::kept::KeepWeights;
+use crate::spec::{Block, Distribution, RandomBlock, RunSettings, Settings, SweepSpec, MAX_TRIALS};
 
 /// Keys of the top level of a document that are not training axes.
 const DOCUMENT_KEYS: &[&str] = &[
@@ -24,6 +25,8 @@ const DOCUMENT_KEYS: &[&str] = &[
     "dataset",
     "seeds",
     "include_base",
+    "keep_weights",
+    "max_attempts",
     "base",
     "search",
 ];
@@ -56,6 +59,7 @@ pub(crate) struct Document {
     dataset: DatasetName,
     seeds: Vec<u64>,
     include_base: bool,
+    run: RunSettings,
     training: Settings,
     base: Settings,
     blocks: Vec<Block>,
@@ -71,6 +75,7 @@ impl Document {
             dataset: self.dataset,
             seeds: self.seeds,
             include_base: self.include_base,
+            run: self.run,
             training: self.training,
             base: self.base,
             blocks: self.blocks,
@@ -100,6 +105,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         let mut dataset = None;
         let mut seeds = None;
         let mut include_base = None;
+        let mut run = RunSettings::default();
         let mut training = Vec::new();
         let mut base = None;
         let mut blocks = None;
@@ -111,6 +117,21 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                 "dataset" => dataset = Some(map.next_value_seed(DatasetSeed)?),
                 "seeds" => seeds = Some(map.next_value_seed(SeedsSeed)?),
                 "include_base" => include_base = Some(map.next_value::<bool>()?),
+                "keep_weights" => {
+                    let v: String = map.next_value()?;
+                    run.keep_weights = Some(KeepWeights::parse(&v).map_err(|_| {
+                        A::Error::custom(format!(
+                            "unknown keep_weights '{v}': expected none, best or all"
+                        ))
+                    })?);
+                }
+                "max_attempts" => {
+                    let v: u32 = map.next_value()?;
+                    if v == 0 {
+                        return Err(A::Error::custom("max_attempts must be at least 1"));
+                    }
+                    run.max_attempts = Some(v);
+                }
                 "base" => base = Some(map.next_value_seed(SettingsSeed)?),
                 "search" => blocks = Some(map.next_value_seed(BlocksSeed)?),
                 _ => {
@@ -125,6 +146,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
             dataset: dataset.ok_or_else(|| A::Error::missing_field("dataset"))?,
             seeds: seeds.unwrap_or_else(|| vec![0]),
             include_base: include_base.unwrap_or(true),
+            run,
             training,
             base: base.unwrap_or_default(),
             blocks: blocks.unwrap_or_default(),

@@ -130,6 +130,22 @@ mod tests {
         parse_spec(yaml, "study.yaml").unwrap_or_else(|e| panic!("{e}"))
     }
 
+    #[test]
+    fn run_settings_are_read_and_checked() {
+        let s = ok(&format!("{HEAD}keep_weights: all\nmax_attempts: 5\n"));
+        assert_eq!(s.run.keep_weights, Some(crate::kept::KeepWeights::All));
+        assert_eq!(s.run.max_attempts, Some(5));
+        assert_eq!(ok(HEAD).run, crate::spec::RunSettings::default());
+        err(
+            &format!("{HEAD}keep_weights: most\n"),
+            &["keep_weights", "expected none, best or all"],
+        );
+        err(
+            &format!("{HEAD}max_attempts: 0\n"),
+            &["max_attempts", "at least 1"],
+        );
+    }
+
     /// The error message, checked to start with the origin and contain every `parts`.
     fn err(yaml: &str, parts: &[&str]) -> SpecError {
         let err = parse_spec(yaml, "study.yaml").expect_err("should be refused");

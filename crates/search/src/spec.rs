@@ -47,12 +47,24 @@ pub struct SweepSpec {
     pub seeds: Vec<u64>,
     /// Whether the base configuration is itself part of the sweep.
     pub include_base: bool,
+    /// How the sweep runs (settings that do not change any configuration).
+    pub run: RunSettings,
     /// Top-level training settings (training axes only).
     pub training: Settings,
     /// The `base` settings, applied on top of `training`.
     pub base: Settings,
     /// The `search` blocks, in document order.
     pub blocks: Vec<Block>,
+}
+
+/// Settings of how a sweep runs that change no configuration (flags of the same names
+/// override them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSettings {
+    /// Which trained networks to keep (`keep_weights`).
+    pub keep_weights: Option<crate::kept::KeepWeights>,
+    /// Deaths without progress after which a trial fails (`max_attempts`).
+    pub max_attempts: Option<u32>,
 }
 
 /// One entry of `search`.

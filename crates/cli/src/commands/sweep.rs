@@ -13,9 +13,12 @@ use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
 use fcnsweep_search::kept::{self, KeepWeights};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
+use fcnsweep_search::parse_spec;
 use fcnsweep_search::runner::{run_sweep, CheckpointPolicy, RunOptions, SweepObserver};
+use fcnsweep_search::spec::RunSettings;
 use fcnsweep_search::table::{Cell, Format, Table};
 use fcnsweep_search::{axis_values, expand, load_spec, short_hash, varying_axes};
+use fcnsweep_store::SweepRecord;
 use fcnsweep_store::{
     ClaimOptions, ClaimedTrial, Location, RegisterOptions, Registered, StatusCounts, Store,
     TrialOutcome,
@@ -242,16 +245,39 @@ fn announce(plan: &fcnsweep_search::SweepPlan, registered: &Registered, db: &Loc
     }
 }
 
-/// How the runner claims and heartbeats: a heartbeat at least four times per staleness limit,
-/// so that a live trial is never taken for abandoned.
-pub fn run_options(args: &RunArgs, db: &Location) -> RunOptions {
+/// The flags of a run over its spec's settings over the defaults.
+pub fn run_settings(args: &RunArgs, spec: RunSettings) -> (KeepWeights, u32) {
+    (
+        args.keep_weights
+            .or(spec.keep_weights)
+            .unwrap_or(KeepWeights::Best),
+        args.max_attempts.or(spec.max_attempts).unwrap_or(3),
+    )
+}
+
+/// The run settings of a stored sweep's spec text (defaults when it does not parse, as a
+/// spec of an older format may not).
+pub fn stored_settings(sweep: &SweepRecord) -> RunSettings {
+    parse_spec(
+        &sweep.spec,
+        &format!("the stored spec of sweep '{}'", sweep.name),
+    )
+    .map(|s| s.run)
+    .unwrap_or_default()
+}
+
+/// How the runner claims, heartbeats, checkpoints and keeps networks, from the flags and the
+/// sweep's spec settings: a heartbeat at least four times per staleness limit, so that a live
+/// trial is never taken for abandoned.
+pub fn run_options(args: &RunArgs, db: &Location, spec: RunSettings) -> RunOptions {
+    let (keep, max_attempts) = run_settings(args, spec);
     let stale_after = Duration::from_secs(args.stale_after);
     RunOptions {
         jobs: jobs(args),
         claim: ClaimOptions {
             retry_failed: args.retry_failed,
             stale_after,
-            max_attempts: args.max_attempts,
+            max_attempts,
         },
         heartbeat_every: (stale_after / 4).min(Duration::from_secs(10)),
         checkpoints: (!args.no_checkpoints).then(|| CheckpointPolicy {
@@ -261,7 +287,7 @@ pub fn run_options(args: &RunArgs, db: &Location) -> RunOptions {
                 .unwrap_or_else(|| db.default_checkpoint_dir()),
             every: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
         }),
-        weights_dir: (args.keep_weights != KeepWeights::None).then(|| weights_dir(args, db)),
+        weights_dir: (keep != KeepWeights::None).then(|| weights_dir(args, db)),
     }
 }
 
@@ -280,10 +306,10 @@ pub fn prune_weights(
     args: &RunArgs,
     db: &Location,
 ) -> anyhow::Result<()> {
-    if args.keep_weights != KeepWeights::Best {
+    let sweep = store.sweep(sweep)?;
+    if run_settings(args, stored_settings(&sweep)).0 != KeepWeights::Best {
         return Ok(());
     }
-    let sweep = store.sweep(sweep)?;
     let c = store.status_counts(sweep.id)?;
     if c.pending + c.running > 0 {
         return Ok(());
@@ -429,7 +455,7 @@ fn execute(
         let stop = Arc::new(AtomicBool::new(false));
         install_ctrlc(stop.clone(), &sweep.name)?;
         let progress = Progress::new(&counts);
-        let options = run_options(args, db);
+        let options = run_options(args, db, stored_settings(&sweep));
         let open = || db.open();
         let report =
             run_sweep(&open, &sweep, dataset, &options, &stop, &progress).with_context(|| {

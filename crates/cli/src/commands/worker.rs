@@ -14,7 +14,7 @@ use fcnsweep_search::runner::{run_sweep, SweepObserver};
 use fcnsweep_search::short_hash;
 use fcnsweep_store::{ClaimedTrial, Store, TrialOutcome};
 
-use super::sweep::{run_options, single_threaded_trials, warn_network_fs};
+use super::sweep::{run_options, single_threaded_trials, stored_settings, warn_network_fs};
 use crate::cli::WorkerArgs;
 
 /// How long an idle worker waits between looks for new or reclaimable trials.
@@ -69,7 +69,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         eprintln!("interrupt: returning running trials to pending");
     })
     .context("cannot install the Ctrl-C handler")?;
-    let options = run_options(&args.run, &db);
     let data_dir = resolve_data_dir(args.run.dir.data_dir.as_deref());
     let mut datasets: HashMap<DatasetName, Arc<Dataset>> = HashMap::new();
     let open = || db.open();
@@ -99,6 +98,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     d
                 }
             };
+            let options = run_options(&args.run, &db, stored_settings(&sweep));
             let report = run_sweep(&open, &sweep, dataset, &options, &stop, &Log)
                 .with_context(|| format!("worker stopped in sweep '{name}'"))?;
             worked |= report.finished + report.failed > 0;
