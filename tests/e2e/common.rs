@@ -195,19 +195,7 @@ pub struct Proc {
 impl Proc {
     /// Starts the binary; its stdout/stderr go to `<log_dir>/<tag>.out|.err`.
     pub fn spawn(cwd: &Path, args: &[&str], log_dir: &Path, tag: &str) -> Proc {
-        let out = log_dir.join(format!("{tag}.out"));
-        let err = log_dir.join(format!("{tag}.err"));
-        let child = command(cwd, args)
-            .stdout(fs::File::create(&out).expect("create stdout file"))
-            .stderr(fs::File::create(&err).expect("create stderr file"))
-            .spawn()
-            .expect("spawn fcnsweep");
-        Proc {
-            child,
-            cmdline: cmdline(args, &[]),
-            out,
-            err,
-        }
+        Self::spawn_env(cwd, args, log_dir, tag, &[])
     }
 
     /// [`Proc::spawn`] with extra environment variables.

@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -21,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ModelError;
 use crate::fused::EngineState;
+use crate::tensorfile::{bad, floats, header_entry, le_bytes, write_atomic};
 use crate::{EpochMetrics, RunConfig};
 
 /// Version of the layout below.
@@ -61,25 +61,6 @@ pub struct Checkpoint {
     pub engine: EngineState,
 }
 
-fn bytes_of(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn floats_of(view: &TensorView<'_>, name: &str) -> Result<Vec<f32>, ModelError> {
-    if view.dtype() != Dtype::F32 {
-        return Err(ModelError::Checkpoint(format!("tensor {name} is not f32")));
-    }
-    Ok(view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
-}
-
-fn bad(e: impl std::fmt::Display) -> ModelError {
-    ModelError::Checkpoint(e.to_string())
-}
-
 impl Checkpoint {
     /// Epochs done.
     pub fn epoch(&self) -> usize {
@@ -96,7 +77,7 @@ impl Checkpoint {
             owned.push((
                 format!("param.{i:03}"),
                 shape.clone(),
-                bytes_of(&e.params[offset..offset + len]),
+                le_bytes(&e.params[offset..offset + len]),
             ));
             offset += len;
         }
@@ -104,14 +85,14 @@ impl Checkpoint {
             owned.push((
                 format!("bn.{l:03}.running_mean"),
                 vec![m.len()],
-                bytes_of(m),
+                le_bytes(m),
             ));
-            owned.push((format!("bn.{l:03}.running_var"), vec![v.len()], bytes_of(v)));
+            owned.push((format!("bn.{l:03}.running_var"), vec![v.len()], le_bytes(v)));
         }
         let opt_buffers = e.states.first().map_or(0, Vec::len);
         for (i, bufs) in e.states.iter().enumerate() {
             for (k, b) in bufs.iter().enumerate() {
-                owned.push((format!("opt.{i:03}.{k}"), vec![b.len()], bytes_of(b)));
+                owned.push((format!("opt.{i:03}.{k}"), vec![b.len()], le_bytes(b)));
             }
         }
         let header = Header {
@@ -143,20 +124,15 @@ impl Checkpoint {
 
     /// Reads safetensors bytes written by [`Checkpoint::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(bad)?;
-        let text = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("fcnsweep"))
-            .ok_or_else(|| bad("not an fcnsweep checkpoint (no fcnsweep header)"))?;
-        let h: Header = serde_json::from_str(text).map_err(bad)?;
+        let text = header_entry(bytes, "fcnsweep", "checkpoint")?;
+        let h: Header = serde_json::from_str(&text).map_err(bad)?;
         if h.format != FORMAT {
             return Err(bad(format!("format {} is not {FORMAT}", h.format)));
         }
         let st = SafeTensors::deserialize(bytes).map_err(bad)?;
         let get = |name: String| -> Result<Vec<f32>, ModelError> {
             let v = st.tensor(&name).map_err(|e| bad(format!("{name}: {e}")))?;
-            floats_of(&v, &name)
+            floats(&v, &name)
         };
         let mut params = Vec::new();
         for i in 0..h.shapes.len() {
@@ -211,24 +187,7 @@ impl Checkpoint {
         path: &Path,
         pause: std::time::Duration,
     ) -> Result<String, ModelError> {
-        let bytes = self.to_bytes()?;
-        let io = |e: std::io::Error| bad(format!("{}: {e}", path.display()));
-        let dir = path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(io)?;
-        let tmp = path.with_extension("safetensors.tmp");
-        {
-            let mut f = fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&bytes).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        if !pause.is_zero() {
-            std::thread::sleep(pause);
-        }
-        fs::rename(&tmp, path).map_err(io)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(sha256(&bytes))
+        write_atomic(path, &self.to_bytes()?, pause)
     }
 
     /// Reads the checkpoint at `path` and checks that its bytes hash to `sha256`.

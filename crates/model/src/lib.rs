@@ -11,6 +11,7 @@ pub mod fused;
 pub mod init;
 pub mod memory;
 pub mod optim;
+mod tensorfile;
 pub mod train;
 pub mod weights;
 

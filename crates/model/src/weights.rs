@@ -11,16 +11,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::sha256;
 use crate::config::{ModelConfig, Norm};
 use crate::error::ModelError;
 use crate::fused::{EngineState, FusedFcn};
+use crate::tensorfile::{bad, floats, header_entry, le_bytes, write_atomic};
 
 /// Metadata key of the JSON description.
 const KEY: &str = "fcnsweep";
@@ -58,14 +57,6 @@ pub struct Weights {
     pub running_var: Vec<Vec<f32>>,
     /// Training batches seen (BatchNorm's `num_batches_tracked`).
     pub batches: u64,
-}
-
-fn bad(e: impl std::fmt::Display) -> ModelError {
-    ModelError::Checkpoint(e.to_string())
-}
-
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// One `nn.Sequential` tensor: its name, shape, and where it lives in [`Weights`].
@@ -178,13 +169,8 @@ impl Weights {
 
     /// Reads a file written by [`Weights::to_bytes`] (or any state dict of the same names).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(bad)?;
-        let text = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(KEY))
-            .ok_or_else(|| bad("not an fcnsweep network (no fcnsweep header)"))?;
-        let info: WeightsInfo = serde_json::from_str(text).map_err(bad)?;
+        let text = header_entry(bytes, KEY, "network")?;
+        let info: WeightsInfo = serde_json::from_str(&text).map_err(bad)?;
         let st = SafeTensors::deserialize(bytes).map_err(bad)?;
         // The shapes follow from the architecture.
         let mut shapes = Vec::new();
@@ -215,20 +201,10 @@ impl Weights {
                     view.shape()
                 )));
             }
-            let floats = || -> Result<Vec<f32>, ModelError> {
-                if view.dtype() != Dtype::F32 {
-                    return Err(bad(format!("{name} is not f32")));
-                }
-                Ok(view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect())
-            };
             match slot {
-                Slot::Param(o, n) => w.params[o..o + n].copy_from_slice(&floats()?),
-                Slot::Mean(l) => w.running_mean[l] = floats()?,
-                Slot::Var(l) => w.running_var[l] = floats()?,
+                Slot::Param(o, n) => w.params[o..o + n].copy_from_slice(&floats(&view, &name)?),
+                Slot::Mean(l) => w.running_mean[l] = floats(&view, &name)?,
+                Slot::Var(l) => w.running_var[l] = floats(&view, &name)?,
                 Slot::Batches => {
                     let b = view.data();
                     if b.len() == 8 {
@@ -242,19 +218,7 @@ impl Weights {
 
     /// Writes the file atomically (temporary file, fsync, rename); returns its SHA-256.
     pub fn write(&self, path: &Path) -> Result<String, ModelError> {
-        let bytes = self.to_bytes()?;
-        let io = |e: std::io::Error| bad(format!("{}: {e}", path.display()));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = path.with_extension("safetensors.tmp");
-        {
-            let mut f = fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&bytes).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        fs::rename(&tmp, path).map_err(io)?;
-        Ok(sha256(&bytes))
+        write_atomic(path, &self.to_bytes()?, std::time::Duration::ZERO)
     }
 
     /// Reads a network file.
