@@ -13,7 +13,7 @@ use crate::common::{
     SMALL_CONFIGS,
 };
 use crate::faults::{kill_loop, metric_diff, KillRound};
-use crate::pg::{restart_server, with_schema, Pg};
+use crate::pg::{restart_server, with_schema, CuttableLink, Pg};
 
 /// `fcnsweep worker` against `url`, one trial at a time, quick to notice dead workers.
 fn worker_args<'a>(url: &'a str, data: &'a str) -> Vec<&'a str> {
@@ -615,4 +615,82 @@ fn bench_store_measures_both_backends_and_leaves_nothing_behind() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "scratch schemas left behind");
+}
+
+#[test]
+fn a_worker_survives_a_cut_network_mid_sweep() {
+    const NAME: &str = "e2e-cut";
+    const EPOCHS: u32 = 4;
+    const SEEDS: usize = 4;
+    let Some(real) = real_data("cut_network") else {
+        return;
+    };
+    let Some(pg) = Pg::fresh("cut_network") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(
+        &spec,
+        small_sweep(NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
+    )
+    .unwrap();
+    let reference_db = dir.path().join("reference.sqlite");
+    common::run(
+        dir.path(),
+        &common::sweep_run(&spec, &reference_db, "1", &real),
+    )
+    .ok();
+    let reference = sweep_metrics(&reference_db, NAME);
+    common::run(
+        dir.path(),
+        &["sweep", "register", s(&spec), "--db", &pg.url],
+    )
+    .ok();
+    // The worker reaches the server through a link the test can cut.
+    let upstream = pg
+        .url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let link = CuttableLink::new(upstream.clone());
+    let url = pg
+        .url
+        .replacen(&upstream, &format!("127.0.0.1:{}", link.port), 1);
+    let worker = Proc::spawn(
+        dir.path(),
+        &worker_args(&url, s(&real)),
+        dir.path(),
+        "worker",
+    );
+    assert!(wait_until(Duration::from_secs(120), || pg
+        .status_count("done")
+        .unwrap_or(0)
+        >= 3));
+    let cut = link.cut();
+    std::thread::sleep(Duration::from_secs(3));
+    link.restore();
+    let out = worker.wait_timeout(Duration::from_secs(300));
+    assert_eq!(
+        out.code,
+        Some(0),
+        "the worker did not survive the cut:\n{out}"
+    );
+    let reconnects = count_lines(&out.stderr, "reconnected to the database");
+    assert!(reconnects >= 1, "{out}");
+    let problems = pg.check_complete(NAME, SMALL_CONFIGS * SEEDS, EPOCHS as i64);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(
+        pg.sweep_metrics(NAME) == reference,
+        "metrics differ after the cut"
+    );
+    eprintln!(
+        "cut network: {cut} connections cut for 3 s, {reconnects} reconnects, {} trials done once",
+        SMALL_CONFIGS * SEEDS
+    );
 }

@@ -222,3 +222,88 @@ fn trial_row(r: &postgres::Row) -> TrialRow {
         final_val_acc: r.get(11),
     }
 }
+
+/// A TCP forwarder on 127.0.0.1 in front of the test server, whose network can be cut: every
+/// open connection is shut down and new ones are refused until it is restored. A cut network
+/// between a worker and its database, on loopback only.
+pub struct CuttableLink {
+    /// The port it listens on.
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CuttableLink {
+    /// Forwards to `upstream` (`host:port`).
+    pub fn new(upstream: String) -> Self {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the link");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (c, s, o) = (cut.clone(), stop.clone(), open.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                };
+                if c.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let mut list = o.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self {
+            port,
+            cut,
+            open,
+            stop,
+        }
+    }
+
+    /// Cuts the network: shuts down every connection and refuses new ones.
+    pub fn cut(&self) -> usize {
+        self.cut.store(true, Ordering::SeqCst);
+        let mut list = self.open.lock().unwrap();
+        for s in list.iter() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        let n = list.len() / 2;
+        list.clear();
+        n
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttableLink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.cut();
+    }
+}
