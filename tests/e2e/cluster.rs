@@ -49,22 +49,8 @@ fn workers_on_postgres_survive_a_dead_host_a_restart_and_cut_connections() {
     };
     let _cpu = heavy();
     let dir = tempdir();
-    let spec = dir.path().join("spec.yaml");
-    fs::write(
-        &spec,
-        small_sweep(NAME, EPOCHS, 6000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
-    )
-    .unwrap();
+    let (spec, reference) = common::reference_sweep(dir.path(), NAME, EPOCHS, 6000, SEEDS, &real);
     let trials = SMALL_CONFIGS * SEEDS;
-
-    // The reference: the same sweep, uninterrupted, in SQLite.
-    let reference_db = dir.path().join("reference.sqlite");
-    common::run(
-        dir.path(),
-        &common::sweep_run(&spec, &reference_db, "2", &real),
-    )
-    .ok();
-    let reference = sweep_metrics(&reference_db, NAME);
 
     common::run(
         dir.path(),
@@ -298,19 +284,8 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
     }
     let _cpu = heavy();
     let dir = tempdir();
-    let spec = dir.path().join("spec.yaml");
-    fs::write(
-        &spec,
-        small_sweep(PG_KILL_NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
-    )
-    .unwrap();
-    let reference_db = dir.path().join("reference.sqlite");
-    common::run(
-        dir.path(),
-        &common::sweep_run(&spec, &reference_db, "1", &real),
-    )
-    .ok();
-    let reference = sweep_metrics(&reference_db, PG_KILL_NAME);
+    let (spec, reference) =
+        common::reference_sweep(dir.path(), PG_KILL_NAME, EPOCHS, 5000, SEEDS, &real);
     let trials = SMALL_CONFIGS * SEEDS;
     let verify = |pg: &Pg, kills: usize, schedule: &[String]| {
         let problems = pg.check_complete(PG_KILL_NAME, trials, EPOCHS as i64);
@@ -630,19 +605,7 @@ fn a_worker_survives_a_cut_network_mid_sweep() {
     };
     let _cpu = heavy();
     let dir = tempdir();
-    let spec = dir.path().join("spec.yaml");
-    fs::write(
-        &spec,
-        small_sweep(NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
-    )
-    .unwrap();
-    let reference_db = dir.path().join("reference.sqlite");
-    common::run(
-        dir.path(),
-        &common::sweep_run(&spec, &reference_db, "1", &real),
-    )
-    .ok();
-    let reference = sweep_metrics(&reference_db, NAME);
+    let (spec, reference) = common::reference_sweep(dir.path(), NAME, EPOCHS, 5000, SEEDS, &real);
     common::run(
         dir.path(),
         &["sweep", "register", s(&spec), "--db", &pg.url],

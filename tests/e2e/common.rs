@@ -701,6 +701,26 @@ pub fn small_sweep(name: &str, epochs: u32, subset: u32) -> String {
     )
 }
 
+/// [`small_sweep`] with `seeds` seeds, written to `<dir>/spec.yaml`, and the metrics of its
+/// uninterrupted run (in `<dir>/reference.sqlite`): what the fault tests must end equal to.
+pub fn reference_sweep(
+    dir: &Path,
+    name: &str,
+    epochs: u32,
+    subset: u32,
+    seeds: usize,
+    data: &Path,
+) -> (PathBuf, Metrics) {
+    let spec = dir.join("spec.yaml");
+    let text = small_sweep(name, epochs, subset).replace("seeds: 2", &format!("seeds: {seeds}"));
+    fs::write(&spec, text).unwrap();
+    let reference_db = dir.join("reference.sqlite");
+    run(dir, &sweep_run(&spec, &reference_db, "2", data)).ok();
+    let reference = sweep_metrics(&reference_db, name);
+    assert_eq!(reference.len(), SMALL_CONFIGS * seeds, "the reference run");
+    (spec, reference)
+}
+
 /// Configurations and seeds of [`small_sweep`].
 pub const SMALL_CONFIGS: usize = 3;
 /// Seeds of [`small_sweep`].

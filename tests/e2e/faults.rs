@@ -214,14 +214,10 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
     };
     let _cpu = heavy();
     let dir = tempdir();
-    let spec = dir.path().join("spec.yaml");
-    // 12 trials of 0.15-0.3 s: kills land in start-up, mid-epoch and in commits, and a round
-    // takes several kills to finish.
-    fs::write(
-        &spec,
-        small_sweep(KILL_NAME, EPOCHS, 5000).replace("seeds: 2", &format!("seeds: {SEEDS}")),
-    )
-    .unwrap();
+    // 12 trials of 0.15-0.3 s: kills land in start-up, mid-epoch, in commits and in
+    // checkpoint writes, and a round takes several kills to finish.
+    let (spec, reference) =
+        common::reference_sweep(dir.path(), KILL_NAME, EPOCHS, 5000, SEEDS, &real);
     let args = |verb: &str, db: &Path| -> Vec<String> {
         let target = if verb == "run" { s(&spec) } else { KILL_NAME };
         [
@@ -241,15 +237,6 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
         .to_vec()
     };
 
-    // The reference: the same sweep, uninterrupted.
-    let reference_db = dir.path().join("reference.sqlite");
-    common::run(
-        dir.path(),
-        &common::sweep_run(&spec, &reference_db, "1", &real),
-    )
-    .ok();
-    let reference = sweep_metrics(&reference_db, KILL_NAME);
-    assert_eq!(reference.len(), SMALL_CONFIGS * SEEDS);
     let verify = |db: &Path, kills: usize, schedule: &[String]| {
         let problems = check_complete(db, KILL_NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
         assert!(

@@ -269,8 +269,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
     /// Least seconds between two checkpoints of a trial (0: after every epoch).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
-    pub checkpoint_every: f64,
+    #[arg(long, default_value = "5", value_name = "SECS", value_parser = parse_seconds)]
+    pub checkpoint_every: std::time::Duration,
     /// Write no checkpoints: an interrupted trial starts over.
     #[arg(long)]
     pub no_checkpoints: bool,
@@ -561,6 +561,15 @@ fn axis_arg(axis: Axis) -> Arg {
 
 fn parse_bytes(s: &str) -> Result<u64, String> {
     fcnsweep_model::memory::parse_bytes(s)
+}
+
+/// A non-negative, finite number of seconds.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    std::time::Duration::try_from_secs_f64(v)
+        .map_err(|_| format!("'{s}' is not a non-negative, finite number of seconds"))
 }
 
 fn parse_dataset(s: &str) -> Result<DatasetName, String> {

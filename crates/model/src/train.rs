@@ -363,17 +363,19 @@ fn run(
         };
         tracing::debug!(?metrics, "epoch finished");
         epochs.push(metrics.clone());
-        let checkpoint = match engine.state() {
-            Some(engine) if observer.wants_checkpoint() && !diverged => Some(Checkpoint {
+        // Copying every buffer only when a checkpoint is wanted.
+        let wanted = !diverged && observer.wants_checkpoint();
+        let checkpoint = wanted
+            .then(|| engine.state())
+            .flatten()
+            .map(|engine| Checkpoint {
                 config: config.clone(),
                 seed,
                 epochs: epochs.clone(),
                 elapsed: before + started.elapsed().as_secs_f64(),
                 rng: [dropout_rng.get_word_pos(), shuffle_rng.get_word_pos()],
                 engine,
-            }),
-            _ => None,
-        };
+            });
         observer.on_epoch(&metrics, checkpoint.as_ref())?;
         if diverged {
             tracing::info!(epoch, "loss is not finite: run diverged");

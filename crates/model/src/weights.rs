@@ -41,6 +41,15 @@ pub struct WeightsInfo {
     pub source: BTreeMap<String, String>,
 }
 
+impl WeightsInfo {
+    /// The configuration hash and seed the network was trained with, if the file says.
+    pub fn trained_as(&self) -> Option<(&str, u64)> {
+        let config = self.source.get("config")?;
+        let seed = self.source.get("seed")?.parse().ok()?;
+        Some((config.as_str(), seed))
+    }
+}
+
 /// A trained network's parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
@@ -136,6 +145,28 @@ impl Weights {
             running_mean: state.running_mean,
             running_var: state.running_var,
         }
+    }
+
+    /// The network with its provenance: the sweep (if any), dataset, configuration hash, seed
+    /// and test accuracy of the run that trained it.
+    pub fn with_source(
+        mut self,
+        sweep: Option<&str>,
+        dataset: &str,
+        config: &str,
+        seed: u64,
+        test_acc: f64,
+    ) -> Self {
+        let mut source = BTreeMap::new();
+        if let Some(name) = sweep {
+            source.insert("sweep".to_string(), name.to_string());
+        }
+        source.insert("dataset".to_string(), dataset.to_string());
+        source.insert("config".to_string(), config.to_string());
+        source.insert("seed".to_string(), seed.to_string());
+        source.insert("test_acc".to_string(), test_acc.to_string());
+        self.info.source = source;
+        self
     }
 
     /// The file's bytes.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fcnsweep_data::{DataError, Dataset, SplitOptions, Splits};
@@ -98,12 +98,28 @@ impl CheckpointPolicy {
 /// between its temporary file and the rename, so that kill tests land inside writes.
 pub const FAULT_CHECKPOINT_PAUSE_ENV: &str = "FCNSWEEP_FAULT_CHECKPOINT_PAUSE_MS";
 
+/// [`FAULT_CHECKPOINT_PAUSE_ENV`]'s pause, read once per process.
 fn fault_pause() -> Duration {
-    std::env::var(FAULT_CHECKPOINT_PAUSE_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::ZERO)
+    static PAUSE: OnceLock<Duration> = OnceLock::new();
+    *PAUSE.get_or_init(|| {
+        std::env::var(FAULT_CHECKPOINT_PAUSE_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::ZERO)
+    })
+}
+
+/// [`FAULT_ABORT_ENV`]'s configuration-hash prefix, read once per process.
+fn fault_abort_prefix() -> Option<&'static str> {
+    static PREFIX: OnceLock<Option<String>> = OnceLock::new();
+    PREFIX
+        .get_or_init(|| {
+            std::env::var(FAULT_ABORT_ENV)
+                .ok()
+                .filter(|p| !p.is_empty())
+        })
+        .as_deref()
 }
 
 /// The test-only fault switch: a trial whose configuration hash starts with the value of this
@@ -401,17 +417,13 @@ impl WorkContext<'_> {
         if result.diverged {
             return;
         }
-        let mut w = (**weights).clone();
-        w.info.source = [
-            ("sweep", self.sweep.name.clone()),
-            ("dataset", self.sweep.dataset.name().to_string()),
-            ("config", trial.config_hash.clone()),
-            ("seed", trial.seed.to_string()),
-            ("test_acc", result.test_acc.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let w = (**weights).clone().with_source(
+            Some(&self.sweep.name),
+            self.sweep.dataset.name(),
+            &trial.config_hash,
+            trial.seed,
+            result.test_acc,
+        );
         let path = crate::kept::weights_path(dir, trial.id);
         if let Err(e) = w.write(&path) {
             tracing::warn!(trial = trial.id, error = %e, "cannot keep the trained network");
@@ -485,8 +497,8 @@ impl WorkContext<'_> {
                 break;
             };
             observer.trial_started(&trial);
-            if let Ok(prefix) = std::env::var(FAULT_ABORT_ENV) {
-                if !prefix.is_empty() && trial.config_hash.starts_with(&prefix) {
+            if let Some(prefix) = fault_abort_prefix() {
+                if trial.config_hash.starts_with(prefix) {
                     tracing::error!(trial = trial.id, "{FAULT_ABORT_ENV}: aborting the process");
                     std::process::abort();
                 }

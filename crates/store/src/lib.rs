@@ -130,6 +130,19 @@ pub trait Store: Send {
     fn external_sources(&mut self) -> Result<Vec<String>, StoreError>;
 }
 
+/// A JSON column of database `db` (`what` names it for the message); a value that does not
+/// parse is a [`StoreError::Corrupt`].
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    db: &str,
+    what: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        db: db.to_string(),
+        detail: format!("{what} does not parse: {e}"),
+    })
+}
+
 /// Final metrics of a trial in the database's convention: non-finite values are NULL.
 pub(crate) fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)

@@ -172,7 +172,7 @@ impl Location {
             }
             Self::Postgres(t) => {
                 let name: String = t
-                    .checkpoint_name()
+                    .dir_name()
                     .chars()
                     .map(|c| {
                         if c.is_ascii_alphanumeric() || c == '_' {

@@ -54,17 +54,13 @@ pub fn export(
         );
     }
     let weights = Weights::read(&path)?;
-    let from = |k: &str| weights.info.source.get(k).map(String::as_str);
-    if from("config") != Some(trial.config_hash.as_str())
-        || from("seed") != Some(trial.seed.to_string().as_str())
-    {
+    if weights.info.trained_as() != Some((trial.config_hash.as_str(), trial.seed)) {
         anyhow::bail!(
-            "{} does not hold the network of configuration {} seed {} (it names {:?} seed {:?}); the weights directory belongs to another database",
+            "{} does not hold the network of configuration {} seed {} (it names {:?}); the weights directory belongs to another database",
             path.display(),
             short_hash(&trial.config_hash),
             trial.seed,
-            from("config"),
-            from("seed")
+            weights.info.trained_as()
         );
     }
     weights

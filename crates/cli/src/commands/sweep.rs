@@ -285,7 +285,7 @@ pub fn run_options(args: &RunArgs, db: &Location, spec: RunSettings) -> RunOptio
                 .checkpoint_dir
                 .clone()
                 .unwrap_or_else(|| db.default_checkpoint_dir()),
-            every: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
+            every: args.checkpoint_every,
         }),
         weights_dir: (keep != KeepWeights::None).then(|| weights_dir(args, db)),
     }

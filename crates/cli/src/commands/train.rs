@@ -110,19 +110,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let result = fcnsweep_model::train(&splits, &config, args.seed, &mut printer)
         .context("training failed")?;
     if let (Some(path), Some(weights)) = (&args.save, &result.weights) {
-        let mut w = (**weights).clone();
-        w.info.source = [
-            ("dataset", args.dataset.name().to_string()),
-            (
-                "config",
-                fcnsweep_search::config_hash(args.dataset, &config),
-            ),
-            ("seed", args.seed.to_string()),
-            ("test_acc", result.test_acc.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let hash = fcnsweep_search::config_hash(args.dataset, &config);
+        let w = (**weights).clone().with_source(
+            None,
+            args.dataset.name(),
+            &hash,
+            args.seed,
+            result.test_acc,
+        );
         w.write(path)
             .with_context(|| format!("cannot save the network to {}", path.display()))?;
         eprintln!("saved the trained network to {}", path.display());

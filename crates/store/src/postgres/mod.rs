@@ -26,9 +26,9 @@ use crate::columns::{config_columns, missing_column_statements};
 use crate::plan::{self, plan_hash, Comparison, ExistingSweep};
 use crate::recovery::{self, RunningTrial, Verdict};
 use crate::{
-    finite, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
-    RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing,
-    SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
+    finite, json_column, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord,
+    ExternalTrial, RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig,
+    SweepListing, SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
     SCHEMA_VERSION,
 };
 
@@ -554,8 +554,7 @@ fn corrupt(db: &str, detail: String) -> StoreError {
 }
 
 fn run_config(db: &str, json: &str) -> Result<RunConfig, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|e| corrupt(db, format!("configuration parameters do not parse: {e}")))
+    json_column(db, "configuration parameters", json)
 }
 
 fn status(db: &str, s: &str) -> Result<TrialStatus, StoreError> {
@@ -592,11 +591,12 @@ fn existing_sweep(
     }))
 }
 
+/// Inserts an epoch row unless it is there; returns how many rows it inserted (0 or 1).
 fn insert_epoch(
     tx: &mut Transaction<'_>,
     trial: TrialId,
     m: &EpochMetrics,
-) -> Result<(), postgres::Error> {
+) -> Result<u64, postgres::Error> {
     tx.execute(
         "INSERT INTO epochs (trial_id, epoch, train_loss, train_acc, val_loss, val_acc, seconds)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (trial_id, epoch) DO NOTHING",
@@ -609,8 +609,7 @@ fn insert_epoch(
             &m.val_acc,
             &m.seconds,
         ],
-    )?;
-    Ok(())
+    )
 }
 
 fn trial_record(db: &str, r: &postgres::Row) -> Result<TrialRecord, StoreError> {
@@ -783,9 +782,7 @@ impl Store for PostgresStore {
                     hash: r.get(0),
                     run: run_config(&db, r.get(1))?,
                     baseline: r.get::<_, i64>(2) != 0,
-                    sources: serde_json::from_str(r.get(3)).map_err(|e| {
-                        corrupt(&db, format!("configuration sources do not parse: {e}"))
-                    })?,
+                    sources: json_column(&db, "configuration sources", r.get(3))?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1020,18 +1017,14 @@ impl Store for PostgresStore {
         let ck_sha = checkpoint.map(|c| c.sha256.as_str());
         self.run(|c| {
             let mut tx = c.transaction()?;
-            // A retried commit whose first try went through finds its epoch row present:
-            // it must not count the epoch twice.
-            let present = tx
-                .query_opt(
-                    "SELECT 1 FROM epochs WHERE trial_id = $1 AND epoch = $2",
-                    &[&trial, &(m.epoch as i64)],
-                )?
-                .is_some();
+            // A retried commit whose first try went through finds its epoch row present
+            // (nothing inserted): it must not count the epoch twice. Not owning the trial
+            // rolls the insert back.
+            let inserted = insert_epoch(&mut tx, trial, m)?;
             let owned = tx.execute(
                 &format!(
                     "UPDATE trials SET heartbeat_at = {NOW}, epochs_done = $3,
-                        epochs_trained = epochs_trained + CASE WHEN $6 THEN 0 ELSE 1 END,
+                        epochs_trained = epochs_trained + $6,
                         checkpoint_epoch = coalesce($4, checkpoint_epoch),
                         checkpoint_sha256 = coalesce($5, checkpoint_sha256)
                      WHERE id = $1 AND worker = $2 AND status = 'running'"
@@ -1042,13 +1035,12 @@ impl Store for PostgresStore {
                     &(m.epoch as i64),
                     &ck_epoch,
                     &ck_sha,
-                    &present,
+                    &(inserted as i64),
                 ],
             )?;
             if owned == 0 {
                 return Err(StoreError::LostClaim(trial).into());
             }
-            insert_epoch(&mut tx, trial, m)?;
             tx.commit()?;
             Ok(())
         })
@@ -1356,12 +1348,7 @@ impl Store for PostgresStore {
                     val_acc: r.get(5),
                     test_acc: r.get(6),
                     seconds: r.get(7),
-                    val_curve: serde_json::from_str(r.get(8)).map_err(|e| {
-                        corrupt(
-                            &db,
-                            format!("baseline validation curve does not parse: {e}"),
-                        )
-                    })?,
+                    val_curve: json_column(&db, "baseline validation curve", r.get(8))?,
                 })
             })
             .collect()
@@ -1442,8 +1429,7 @@ impl Store for PostgresStore {
                     final_val_loss: r.get(6),
                     final_val_acc: r.get(7),
                     seconds: r.get(8),
-                    epochs: serde_json::from_str(r.get(9))
-                        .map_err(|e| corrupt(&db, format!("imported epochs do not parse: {e}")))?,
+                    epochs: json_column(&db, "imported epochs", r.get(9))?,
                 })
             })
             .collect()

@@ -60,8 +60,9 @@ impl Target {
         })
     }
 
-    /// Server, database and options as one name, for the default checkpoint directory.
-    pub fn checkpoint_name(&self) -> String {
+    /// Server, database and schema as one name, for the default checkpoint and weights
+    /// directories.
+    pub fn dir_name(&self) -> String {
         let db = self.config.get_dbname().unwrap_or("");
         let options = self.config.get_options().unwrap_or("");
         let schema = options

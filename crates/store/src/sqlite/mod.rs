@@ -17,10 +17,10 @@ use crate::columns::{config_columns, missing_column_statements, Column};
 use crate::plan::{self, plan_hash, ExistingSweep};
 use crate::recovery::{self, RunningTrial, Verdict};
 use crate::{
-    finite, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
-    RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig, SweepListing,
-    SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker, DEFAULT_DB,
-    SCHEMA_VERSION,
+    finite, json_column, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord,
+    ExternalTrial, RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig,
+    SweepListing, SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
+    DEFAULT_DB, SCHEMA_VERSION,
 };
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
@@ -476,10 +476,11 @@ fn checkpoint_ref(epoch: Option<i64>, sha256: Option<String>) -> Option<Checkpoi
 }
 
 fn run_config(path: &Path, json: &str) -> Result<RunConfig, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        db: path.display().to_string(),
-        detail: format!("configuration parameters do not parse: {e}"),
-    })
+    json_column(
+        &path.display().to_string(),
+        "configuration parameters",
+        json,
+    )
 }
 
 fn status(path: &Path, s: &str) -> Result<TrialStatus, StoreError> {
@@ -690,10 +691,11 @@ impl Store for SqliteStore {
                     hash,
                     run: run_config(&path, &params)?,
                     baseline,
-                    sources: serde_json::from_str(&sources).map_err(|e| StoreError::Corrupt {
-                        db: path.display().to_string(),
-                        detail: format!("configuration sources do not parse: {e}"),
-                    })?,
+                    sources: json_column(
+                        &path.display().to_string(),
+                        "configuration sources",
+                        &sources,
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1241,10 +1243,11 @@ impl Store for SqliteStore {
             .map_err(|e| map_err(&path, e))?;
         rows.into_iter()
             .map(|(mut b, curve)| {
-                b.val_curve = serde_json::from_str(&curve).map_err(|e| StoreError::Corrupt {
-                    db: path.display().to_string(),
-                    detail: format!("baseline validation curve does not parse: {e}"),
-                })?;
+                b.val_curve = json_column(
+                    &path.display().to_string(),
+                    "baseline validation curve",
+                    &curve,
+                )?;
                 Ok(b)
             })
             .collect()
@@ -1339,10 +1342,7 @@ impl Store for SqliteStore {
             .map_err(|e| map_err(&path, e))?;
         rows.into_iter()
             .map(|(mut t, epochs)| {
-                t.epochs = serde_json::from_str(&epochs).map_err(|e| StoreError::Corrupt {
-                    db: path.display().to_string(),
-                    detail: format!("imported epochs do not parse: {e}"),
-                })?;
+                t.epochs = json_column(&path.display().to_string(), "imported epochs", &epochs)?;
                 Ok(t)
             })
             .collect()
