@@ -208,6 +208,9 @@ impl PgRound<'_> {
             self.data,
             "--checkpoint-every",
             "0",
+            // The kills are the test's: see the SQLite kill loop.
+            "--max-attempts",
+            "1000",
         ]
     }
 }
@@ -221,7 +224,7 @@ impl KillRound for PgRound<'_> {
         let (verb, args) = if registered && pick == 1 {
             ("worker", {
                 let mut a = worker_args(&self.pg.url, self.data);
-                a.extend(["--checkpoint-every", "0"]);
+                a.extend(["--checkpoint-every", "0", "--max-attempts", "1000"]);
                 a
             })
         } else {

@@ -232,6 +232,10 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
             s(&real),
             "--checkpoint-every",
             "0",
+            // The kills are the test's, not the trials': a trial killed three times before
+            // its first checkpoint must not be failed as a trial that kills its process.
+            "--max-attempts",
+            "1000",
         ]
         .map(String::from)
         .to_vec()
