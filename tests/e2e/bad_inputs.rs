@@ -30,6 +30,13 @@ fn head(rest: &str) -> String {
     format!("name: bad\ndataset: fashion-mnist\n{rest}")
 }
 
+/// A spec with `settings` (top-level lines) and one `tpe` block whose head is `block`.
+fn tpe(block: &str, settings: &str) -> String {
+    head(&format!(
+        "{settings}epochs: 2\nsearch:\n  - tpe:\n      {block}\n      params: {{lr: {{log_uniform: [0.001, 0.1]}}}}\n"
+    ))
+}
+
 /// `n` distinct values `[step, 2 step, ...]` as a YAML flow list.
 fn values(n: usize, step: f64) -> String {
     let v: Vec<String> = (1..=n).map(|i| format!("{}", i as f64 * step)).collect();
@@ -178,6 +185,20 @@ fn cases() -> Vec<Case> {
         c("yaml_unknown_dataset", run, 1, &["dataset: unknown dataset `cifar10`", "fashion-mnist, mnist", "line 2"]).yaml("name: t\ndataset: cifar10\n"),
         c("yaml_unknown_distribution", run, 1, &["search[0].random.params.lr.gaussian", "unknown distribution `gaussian`", "log_uniform"]).yaml(random("lr: {gaussian: [0, 1]}")),
         c("yaml_distribution_for_wrong_axis", run, 1, &["params.optimizer.uniform", "does not apply to optimizer", "choice"]).yaml(random("optimizer: {uniform: [0, 1]}")),
+        // Adaptive search: `tpe`, `prune`, `metric`, `confirm`.
+        c("yaml_tpe_budget_zero", run, 1, &["{spec}: search[0].tpe.trials", "a number of trials >= 1", "line 6"]).yaml(tpe("trials: 0", "")),
+        c("yaml_unknown_strategy", run, 1, &["search[0].bayes", "unknown field `bayes`", "`tpe`", "line 4"]).yaml(head("search:\n  - bayes:\n      trials: 4\n")),
+        c("yaml_tpe_unknown_option", run, 1, &["search[0].tpe.gamma", "unknown field `gamma`", "n_ei_candidates"]).yaml(tpe("trials: 4\n      gamma: 0.2", "")),
+        c("yaml_unknown_pruner", run, 1, &["{spec}: prune.method", "unknown pruning method `hyperopt`", "median, asha, hyperband", "line 3"]).yaml(tpe("trials: 4", "prune: {method: hyperopt}\n")),
+        c("yaml_prune_reduction_factor_one", run, 1, &["prune.reduction_factor", "reduction_factor 1 must be at least 2", "line 3"]).yaml(tpe("trials: 4", "prune: {method: asha, reduction_factor: 1}\n")),
+        c("yaml_prune_key_of_another_method", run, 1, &["prune", "`warmup_epochs` does not apply to method asha"]).yaml(tpe("trials: 4", "prune: {method: asha, warmup_epochs: 2}\n")),
+        c("yaml_prune_min_epochs_above_epochs", run, 1, &["{spec}: prune.min_epochs", "5 is above the sweep's largest epochs (2)", "line 3"]).yaml(tpe("trials: 4", "prune: {method: hyperband, min_epochs: 5}\n")),
+        c("yaml_prune_without_validation", run, 1, &["{spec}: prune", "val_acc at every epoch", "validation: 0", "line 3"]).yaml(tpe("trials: 4", "prune: {method: median}\nvalidation: 0\n")),
+        c("yaml_unknown_metric", run, 1, &["{spec}: metric.name", "unknown metric `test_acc`", "val_acc or val_loss", "line 3"]).yaml(tpe("trials: 4", "metric: {name: test_acc}\n")),
+        c("yaml_unknown_goal", run, 1, &["metric.goal", "unknown goal `max`", "maximize or minimize", "line 3"]).yaml(tpe("trials: 4", "metric: {name: val_loss, goal: max}\n")),
+        c("yaml_confirm_top_above_budget", run, 1, &["{spec}: confirm.top", "9 is above the search's budget of 5 configurations", "line 3"]).yaml(tpe("trials: 4", "confirm: {top: 9, seeds: 3}\n")),
+        c("yaml_tpe_with_several_seeds", run, 1, &["{spec}: seeds", "3 seeds with a tpe block", "confirm"]).yaml(tpe("trials: 4", "seeds: 3\n")),
+        c("yaml_two_tpe_blocks", run, 1, &["search[1]", "a second tpe block", "at most one adaptive block"]).yaml(head("include_base: false\nepochs: 2\nsearch:\n  - tpe:\n      trials: 2\n      params: {lr: {log_uniform: [0.001, 0.1]}}\n  - tpe:\n      trials: 2\n      params: {lr: {log_uniform: [0.001, 0.1]}}\n")),
         c("yaml_empty_grid_list", run, 1, &["search[0].grid.lr: empty list"]).yaml(head("search:\n  - grid:\n      lr: []\n")),
         c("yaml_empty_grid", run, 1, &["search[0].grid: empty grid"]).yaml(head("search:\n  - grid: {}\n")),
         c("yaml_empty_list_block", run, 1, &["search[0].list: empty list"]).yaml(head("search:\n  - list: []\n")),

@@ -153,17 +153,24 @@ pub fn metric_diff(got: &Metrics, want: &Metrics) -> String {
     out
 }
 
-/// A kill-loop round on SQLite: `sweep run` or `sweep resume` into a fresh file.
-struct SqliteRound<'a> {
-    db: std::path::PathBuf,
-    args: &'a dyn Fn(&str, &Path) -> Vec<String>,
-    dir: &'a Path,
-    verify: &'a dyn Fn(&Path, usize, &[String]) -> usize,
+/// A kill-loop round on SQLite: `sweep run` or `sweep resume` of sweep `name` into a fresh
+/// file.
+pub struct SqliteRound<'a> {
+    /// The sweep.
+    pub name: &'a str,
+    /// The round's database.
+    pub db: std::path::PathBuf,
+    /// The arguments of `run` or `resume` into a database.
+    pub args: &'a dyn Fn(&str, &Path) -> Vec<String>,
+    /// Where processes run.
+    pub dir: &'a Path,
+    /// [`KillRound::verify`] of a database.
+    pub verify: &'a dyn Fn(&Path, usize, &[String]) -> usize,
 }
 
 impl KillRound for SqliteRound<'_> {
     fn registered(&self) -> bool {
-        has_sweep(&self.db, KILL_NAME)
+        has_sweep(&self.db, self.name)
     }
 
     fn spawn(&self, registered: bool, pick: u64) -> (&'static str, Proc) {
@@ -268,6 +275,7 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
     };
     let started = Instant::now();
     let stats = kill_loop(|round| SqliteRound {
+        name: KILL_NAME,
         db: dir.path().join(format!("round{round}.sqlite")),
         args: &args,
         dir: dir.path(),

@@ -6,6 +6,7 @@
 //! Heavy tests (real-data training, several processes) take [`common::heavy`] so that at
 //! most one of them runs at a time.
 
+mod adaptive;
 mod bad_inputs;
 mod cluster;
 mod common;

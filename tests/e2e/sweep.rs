@@ -110,7 +110,7 @@ fn killed_sweep_resumes_to_every_trial_done_once() {
     // 3. Rerunning the file finishes the sweep; a resume afterwards has nothing to do.
     common::run(dir.path(), &run).ok().stderr_has(&[
         "sweep 'e2e-kill': continuing",
-        "6 done, 0 diverged, 0 failed",
+        "6 done, 0 diverged, 0 pruned, 0 failed",
     ]);
     let before = sweep_trials(&db, "e2e-kill");
     let out = common::run(dir.path(), &resume).ok();

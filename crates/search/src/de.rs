@@ -16,7 +16,13 @@ use std::sync::OnceLock;
 
 use crate::axes::{axis_names, training_axis_names, Axis, AxisKind, AxisValue};
 use crate::kept::KeepWeights;
-use crate::spec::{Block, Distribution, RandomBlock, RunSettings, Settings, SweepSpec, MAX_TRIALS};
+use crate::spec::{
+    Block, Confirm, Distribution, Metric, Objective, RandomBlock, RunSettings, Settings, SweepSpec,
+    TpeBlock, MAX_TRIALS,
+};
+use fcnsweep_tune::prune::{HalvingOptions, HyperbandOptions, MedianOptions, Pruner};
+use fcnsweep_tune::tpe::TpeOptions;
+use fcnsweep_tune::Goal;
 
 /// Keys of the top level of a document that are not training axes.
 const DOCUMENT_KEYS: &[&str] = &[
@@ -27,6 +33,9 @@ const DOCUMENT_KEYS: &[&str] = &[
     "include_base",
     "keep_weights",
     "max_attempts",
+    "metric",
+    "prune",
+    "confirm",
     "base",
     "search",
 ];
@@ -44,7 +53,71 @@ fn top_keys() -> &'static [&'static str] {
 }
 
 /// Keys of one `search` block (exactly one of them).
-const BLOCK_KEYS: &[&str] = &["grid", "list", "random"];
+const BLOCK_KEYS: &[&str] = &["grid", "list", "random", "tpe"];
+
+/// Keys of a `tpe` block: a `random` block's, and Optuna's `TPESampler` options.
+const TPE_KEYS: &[&str] = &[
+    "trials",
+    "seed",
+    "params",
+    "n_startup_trials",
+    "n_ei_candidates",
+    "prior_weight",
+    "consider_magic_clip",
+    "consider_endpoints",
+    "constant_liar",
+];
+
+/// Keys of `metric`.
+const METRIC_KEYS: &[&str] = &["name", "goal"];
+
+/// Keys of `confirm`.
+const CONFIRM_KEYS: &[&str] = &["top", "seeds"];
+
+/// Keys of `prune`: `method` and the options of every method (each method takes some).
+const PRUNE_KEYS: &[&str] = &[
+    "method",
+    "startup_trials",
+    "warmup_epochs",
+    "interval_epochs",
+    "min_trials",
+    "min_epochs",
+    "max_epochs",
+    "reduction_factor",
+    "min_early_stopping_rate",
+    "bootstrap_count",
+];
+
+/// The pruning methods and the `prune` keys each takes besides `method`.
+pub(crate) const PRUNE_METHODS: &[(&str, &[&str])] = &[
+    (
+        "median",
+        &[
+            "startup_trials",
+            "warmup_epochs",
+            "interval_epochs",
+            "min_trials",
+        ],
+    ),
+    (
+        "asha",
+        &[
+            "min_epochs",
+            "reduction_factor",
+            "min_early_stopping_rate",
+            "bootstrap_count",
+        ],
+    ),
+    (
+        "hyperband",
+        &[
+            "min_epochs",
+            "max_epochs",
+            "reduction_factor",
+            "bootstrap_count",
+        ],
+    ),
+];
 
 /// Keys of a `random` block.
 const RANDOM_KEYS: &[&str] = &["trials", "seed", "params"];
@@ -63,6 +136,9 @@ pub(crate) struct Document {
     training: Settings,
     base: Settings,
     blocks: Vec<Block>,
+    objective: Objective,
+    prune: Option<Pruner>,
+    confirm: Option<Confirm>,
 }
 
 impl Document {
@@ -79,6 +155,9 @@ impl Document {
             training: self.training,
             base: self.base,
             blocks: self.blocks,
+            objective: self.objective,
+            prune: self.prune,
+            confirm: self.confirm,
         }
     }
 }
@@ -109,6 +188,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         let mut training = Vec::new();
         let mut base = None;
         let mut blocks = None;
+        let mut objective = None;
+        let mut prune = None;
+        let mut confirm = None;
         while let Some(key) = map.next_key_seed(KeySeed::new(top_keys(), &seen))? {
             seen.push(key);
             match key {
@@ -132,6 +214,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                     }
                     run.max_attempts = Some(v);
                 }
+                "metric" => objective = Some(map.next_value_seed(ObjectiveSeed)?),
+                "prune" => prune = Some(map.next_value_seed(PruneSeed)?),
+                "confirm" => confirm = Some(map.next_value_seed(ConfirmSeed)?),
                 "base" => base = Some(map.next_value_seed(SettingsSeed)?),
                 "search" => blocks = Some(map.next_value_seed(BlocksSeed)?),
                 _ => {
@@ -150,6 +235,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
             training,
             base: base.unwrap_or_default(),
             blocks: blocks.unwrap_or_default(),
+            objective: objective.unwrap_or_default(),
+            prune,
+            confirm,
         })
     }
 }
@@ -593,12 +681,13 @@ impl<'de> Visitor<'de> for BlockSeed {
         let block = match key {
             "grid" => Block::Grid(map.next_value_seed(GridSeed)?),
             "list" => Block::List(map.next_value_seed(ListSeed)?),
+            "tpe" => Block::Tpe(map.next_value_seed(TpeSeed)?),
             _ => Block::Random(map.next_value_seed(RandomSeed)?),
         };
         if let Some(other) = map.next_key::<String>()? {
             return Err(A::Error::custom(format!(
                 "`{other}` next to `{key}`: a search block has exactly one key \
-                 (grid, list or random); start another block with '-'"
+                 (grid, list, random or tpe); start another block with '-'"
             )));
         }
         Ok(block)
@@ -939,5 +1028,341 @@ impl<'de> DeserializeSeed<'de> for PositiveRangeSeed {
             )));
         }
         Ok((lo, hi))
+    }
+}
+
+/// A `tpe` block: a random block's `trials`, `seed` and `params`, and the sampler options.
+struct TpeSeed;
+
+impl<'de> DeserializeSeed<'de> for TpeSeed {
+    type Value = TpeBlock;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TpeBlock, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TpeSeed {
+    type Value = TpeBlock;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a TPE search: a mapping with trials, seed, params and sampler options")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TpeBlock, A::Error> {
+        let mut seen = Vec::new();
+        let (mut trials, mut seed, mut params) = (None, None, None);
+        let mut options = TpeOptions::default();
+        while let Some(key) = map.next_key_seed(KeySeed::new(TPE_KEYS, &seen))? {
+            seen.push(key);
+            match key {
+                "trials" => trials = Some(map.next_value_seed(TrialsSeed)?),
+                "seed" => seed = Some(map.next_value::<u64>()?),
+                "params" => params = Some(map.next_value_seed(ParamsSeed)?),
+                "n_startup_trials" => options.n_startup_trials = map.next_value()?,
+                "n_ei_candidates" => {
+                    options.n_ei_candidates = map.next_value()?;
+                    if options.n_ei_candidates == 0 {
+                        return Err(A::Error::custom("n_ei_candidates must be at least 1"));
+                    }
+                }
+                "prior_weight" => {
+                    options.prior_weight = map.next_value()?;
+                    if !(options.prior_weight.is_finite() && options.prior_weight > 0.0) {
+                        return Err(A::Error::custom(format!(
+                            "prior_weight {} must be a number above 0",
+                            options.prior_weight
+                        )));
+                    }
+                }
+                "consider_magic_clip" => options.consider_magic_clip = map.next_value()?,
+                "consider_endpoints" => options.consider_endpoints = map.next_value()?,
+                _ => options.constant_liar = map.next_value()?,
+            }
+        }
+        Ok(TpeBlock {
+            trials: trials.ok_or_else(|| A::Error::missing_field("trials"))?,
+            seed: seed.unwrap_or(0),
+            params: params.ok_or_else(|| A::Error::missing_field("params"))?,
+            options,
+        })
+    }
+}
+
+/// `metric: {name: val_acc | val_loss, goal: maximize | minimize}`.
+struct ObjectiveSeed;
+
+impl<'de> DeserializeSeed<'de> for ObjectiveSeed {
+    type Value = Objective;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Objective, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectiveSeed {
+    type Value = Objective;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a metric like {name: val_acc, goal: maximize}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Objective, A::Error> {
+        let mut seen = Vec::new();
+        let (mut metric, mut goal) = (None, None);
+        while let Some(key) = map.next_key_seed(KeySeed::new(METRIC_KEYS, &seen))? {
+            seen.push(key);
+            if key == "name" {
+                let v = map.next_value_seed(OneOf {
+                    names: Metric::NAMES,
+                    what: "metric",
+                    note: " (validation metrics: the test set never chooses)",
+                })?;
+                metric = Metric::parse(v);
+            } else {
+                let v = map.next_value_seed(OneOf {
+                    names: &["maximize", "minimize"],
+                    what: "goal",
+                    note: "",
+                })?;
+                goal = Some(if v == "maximize" {
+                    Goal::Maximize
+                } else {
+                    Goal::Minimize
+                });
+            }
+        }
+        let metric = metric.unwrap_or(Metric::ValAcc);
+        Ok(Objective {
+            metric,
+            goal: goal.unwrap_or_else(|| metric.natural_goal()),
+        })
+    }
+}
+
+/// A string that must be one of `names`.
+struct OneOf {
+    names: &'static [&'static str],
+    what: &'static str,
+    note: &'static str,
+}
+
+impl<'de> DeserializeSeed<'de> for OneOf {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OneOf {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {}, one of {}", self.what, self.names.join(", "))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.names
+            .iter()
+            .find(|n| **n == v)
+            .copied()
+            .ok_or_else(|| {
+                let expected = match self.names {
+                    [a, b] => format!("{a} or {b}"),
+                    names => format!("one of {}", names.join(", ")),
+                };
+                E::custom(format!(
+                    "unknown {} `{v}`, expected {expected}{}",
+                    self.what, self.note
+                ))
+            })
+    }
+}
+
+/// A whole number of at least `min` for `key`.
+struct AtLeast {
+    key: &'static str,
+    min: u64,
+}
+
+impl<'de> DeserializeSeed<'de> for AtLeast {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_u64(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AtLeast {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a whole number of at least {} for {}",
+            self.min, self.key
+        )
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if v >= self.min {
+            return Ok(v);
+        }
+        Err(E::custom(match self.key {
+            "reduction_factor" => format!(
+                "reduction_factor {v} must be at least 2: each rung keeps one trial in reduction_factor"
+            ),
+            key => format!("{key} {v} must be at least {}", self.min),
+        }))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+        }
+    }
+}
+
+/// `confirm: {top: K, seeds: S}`.
+struct ConfirmSeed;
+
+impl<'de> DeserializeSeed<'de> for ConfirmSeed {
+    type Value = Confirm;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Confirm, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConfirmSeed {
+    type Value = Confirm;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a confirmation stage like {top: 3, seeds: 5}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Confirm, A::Error> {
+        let mut seen = Vec::new();
+        let mut confirm = Confirm { top: 3, seeds: 5 };
+        while let Some(key) = map.next_key_seed(KeySeed::new(CONFIRM_KEYS, &seen))? {
+            seen.push(key);
+            let v = map.next_value_seed(AtLeast { key, min: 1 })? as usize;
+            if key == "top" {
+                confirm.top = v;
+            } else {
+                confirm.seeds = v;
+            }
+        }
+        Ok(confirm)
+    }
+}
+
+/// `prune: {method: median | asha | hyperband, ...}` with Optuna's defaults for what is
+/// not given.
+struct PruneSeed;
+
+impl<'de> DeserializeSeed<'de> for PruneSeed {
+    type Value = Pruner;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Pruner, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PruneSeed {
+    type Value = Pruner;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pruner like {method: asha, min_epochs: 1, reduction_factor: 4}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pruner, A::Error> {
+        let mut seen = Vec::new();
+        let mut method = None;
+        let mut values: Vec<(&'static str, u64)> = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed::new(PRUNE_KEYS, &seen))? {
+            seen.push(key);
+            if key == "method" {
+                let v = map.next_value_seed(OneOf {
+                    names: &["median", "asha", "hyperband"],
+                    what: "pruning method",
+                    note: "",
+                })?;
+                let (name, keys) = PRUNE_METHODS
+                    .iter()
+                    .find(|(n, _)| *n == v)
+                    .expect("the names are the methods'");
+                if let Some((other, _)) = values.iter().find(|(k, _)| !keys.contains(k)) {
+                    return Err(A::Error::custom(format!(
+                        "`{other}` does not apply to method {name} (its keys: {})",
+                        keys.join(", ")
+                    )));
+                }
+                method = Some((*name, *keys));
+            } else {
+                if let Some((name, keys)) = method {
+                    if !keys.contains(&key) {
+                        return Err(A::Error::custom(format!(
+                            "`{key}` does not apply to method {name} (its keys: {})",
+                            keys.join(", ")
+                        )));
+                    }
+                }
+                let min = match key {
+                    "reduction_factor" => 2,
+                    "min_epochs" | "max_epochs" | "interval_epochs" | "min_trials" => 1,
+                    _ => 0,
+                };
+                values.push((key, map.next_value_seed(AtLeast { key, min })?));
+            }
+        }
+        let Some((method, _)) = method else {
+            return Err(A::Error::missing_field("method"));
+        };
+        let get = |key: &str, default: usize| {
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(default, |(_, v)| *v as usize)
+        };
+        let pruner = match method {
+            "median" => {
+                let d = MedianOptions::default();
+                Pruner::Median(MedianOptions {
+                    n_startup_trials: get("startup_trials", d.n_startup_trials),
+                    n_warmup_steps: get("warmup_epochs", d.n_warmup_steps),
+                    interval_steps: get("interval_epochs", d.interval_steps),
+                    n_min_trials: get("min_trials", d.n_min_trials),
+                })
+            }
+            "asha" => {
+                let d = HalvingOptions::default();
+                Pruner::SuccessiveHalving(HalvingOptions {
+                    min_resource: get("min_epochs", d.min_resource),
+                    reduction_factor: get("reduction_factor", d.reduction_factor),
+                    min_early_stopping_rate: get(
+                        "min_early_stopping_rate",
+                        d.min_early_stopping_rate,
+                    ),
+                    bootstrap_count: get("bootstrap_count", d.bootstrap_count),
+                })
+            }
+            _ => {
+                let d = HyperbandOptions::default();
+                Pruner::Hyperband(HyperbandOptions {
+                    min_resource: get("min_epochs", d.min_resource),
+                    // Settled from the sweep's largest `epochs` once it is all read.
+                    max_resource: values
+                        .iter()
+                        .find(|(k, _)| *k == "max_epochs")
+                        .map(|(_, v)| *v as usize),
+                    reduction_factor: get("reduction_factor", d.reduction_factor),
+                    bootstrap_count: get("bootstrap_count", d.bootstrap_count),
+                })
+            }
+        };
+        Ok(pruner)
     }
 }

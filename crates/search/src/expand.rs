@@ -75,6 +75,8 @@ pub fn expand(spec: &SweepSpec) -> Result<SweepPlan, SpecError> {
                     planner.add(&source, &assignments)?;
                 }
             }
+            // Proposed one at a time while the sweep runs (see `crate::adaptive`).
+            Block::Tpe(_) => {}
         }
     }
     Ok(SweepPlan {
@@ -83,6 +85,26 @@ pub fn expand(spec: &SweepSpec) -> Result<SweepPlan, SpecError> {
         seeds: spec.seeds.clone(),
         configs: planner.configs,
     })
+}
+
+/// The configuration block `source` of `spec` makes with `sample` on top of base: what an
+/// adaptive block's proposal becomes, built and checked as every planned one is.
+pub fn configure(
+    spec: &SweepSpec,
+    source: &str,
+    sample: Vec<(Axis, AxisValue)>,
+) -> Result<PlannedConfig, SpecError> {
+    let mut planner = Planner::new(spec);
+    let assignments: Vec<_> = sample
+        .into_iter()
+        .map(|(axis, value)| Assignment {
+            axis,
+            value,
+            path: format!("{source}.params.{axis}"),
+        })
+        .collect();
+    planner.add(source, &assignments)?;
+    Ok(planner.configs.remove(0))
 }
 
 /// Builds, checks and de-duplicates configurations.
@@ -244,7 +266,7 @@ fn sample(rng: &mut ChaCha8Rng, axis: Axis, dist: &Distribution) -> AxisValue {
 }
 
 /// `x` rounded to 4 significant digits, kept inside `[lo, hi]`.
-fn round_in(x: f64, lo: f64, hi: f64) -> f64 {
+pub(crate) fn round_in(x: f64, lo: f64, hi: f64) -> f64 {
     let rounded: f64 = format!("{x:.3e}").parse().expect("formatted float parses");
     rounded.clamp(lo, hi)
 }

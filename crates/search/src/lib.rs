@@ -4,6 +4,7 @@
 //! trials are stored behind the [`store::Store`] interface, run in parallel by [`runner`], and
 //! aggregated by [`results`] (with [`stats`]) into [`table`]s.
 
+pub mod adaptive;
 mod de;
 pub use fcnsweep_model::axes;
 pub mod error;

@@ -27,7 +27,7 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<SweepSpec, SpecError> {
     let deserializer = serde_yaml::Deserializer::from_str(text);
     let document: de::Document =
         serde_path_to_error::deserialize(deserializer).map_err(|err| yaml_error(origin, &err))?;
-    let spec = document.into_spec(origin);
+    let mut spec = document.into_spec(origin);
     check_ambiguous(&spec)?;
     spec.check_size()?;
     if !spec.include_base && spec.blocks.is_empty() {
@@ -38,8 +38,164 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<SweepSpec, SpecError> {
             location: None,
         });
     }
-    crate::expand::expand(&spec)?;
+    let plan = crate::expand::expand(&spec)?;
+    check_adaptive(&mut spec, text, &plan)?;
     Ok(spec)
+}
+
+/// The rules of `metric`, `prune`, `confirm` and `tpe` that need the whole document: one
+/// adaptive block and one seed, a validation split for the metric, pruning epochs within
+/// the sweep's epochs, a confirmation no larger than the search. Settles Hyperband's
+/// `max_epochs` (default: the sweep's largest `epochs`).
+fn check_adaptive(
+    spec: &mut SweepSpec,
+    text: &str,
+    plan: &crate::expand::SweepPlan,
+) -> Result<(), SpecError> {
+    let invalid = |path: &[&str], message: String| SpecError::Invalid {
+        origin: spec.origin.clone(),
+        path: path.join("."),
+        message,
+        location: key_location(text, path),
+    };
+    let tpe_blocks: Vec<usize> = (0..spec.blocks.len())
+        .filter(|i| spec.blocks[*i].is_adaptive())
+        .collect();
+    if let Some(second) = tpe_blocks.get(1) {
+        let path = format!("search[{second}]");
+        return Err(SpecError::Invalid {
+            origin: spec.origin.clone(),
+            message: format!(
+                "a second tpe block (the first is search[{}]): a sweep has at most one adaptive block",
+                tpe_blocks[0]
+            ),
+            location: key_location(text, &["search"]),
+            path,
+        });
+    }
+    let adaptive = spec.adaptive().map(|(_, b)| b.clone());
+    if adaptive.is_some() && spec.seeds.len() > 1 {
+        return Err(invalid(
+            &["seeds"],
+            format!(
+                "{} seeds with a tpe block: an adaptive search trains each proposal with one seed;                  use `confirm: {{seeds: {}}}` to re-run the best ones with more",
+                spec.seeds.len(),
+                spec.seeds.len()
+            ),
+        ));
+    }
+    let uses_metric = adaptive.is_some() || spec.prune.is_some() || spec.confirm.is_some();
+    if uses_metric {
+        let no_validation = plan.configs.iter().any(|c| c.run.train.validation == 0)
+            || (adaptive.is_some() && spec.base_run().train.validation == 0);
+        if no_validation {
+            let (key, what) = if spec.prune.is_some() {
+                ("prune", "prune needs")
+            } else {
+                ("metric", "the search needs")
+            };
+            return Err(invalid(
+                &[key],
+                format!(
+                    "{what} {} at every epoch, but a configuration has `validation: 0`, which records no validation metrics",
+                    spec.objective.metric.name()
+                ),
+            ));
+        }
+    }
+    let max_epochs = max_epochs(spec, plan);
+    if let Some(pruner) = &mut spec.prune {
+        use fcnsweep_tune::prune::Pruner;
+        let min = match pruner {
+            Pruner::Median(_) => None,
+            Pruner::SuccessiveHalving(o) => Some(o.min_resource),
+            Pruner::Hyperband(o) => {
+                o.max_resource.get_or_insert(max_epochs);
+                Some(o.min_resource)
+            }
+        };
+        if let Some(min) = min.filter(|m| *m > max_epochs) {
+            return Err(invalid(
+                &["prune", "min_epochs"],
+                format!("{min} is above the sweep's largest epochs ({max_epochs}): no trial would reach the first rung"),
+            ));
+        }
+        pruner.validate().map_err(|e| invalid(&["prune"], e))?;
+    }
+    if let Some(confirm) = spec.confirm {
+        let budget = plan.configs.len() + adaptive.as_ref().map_or(0, |b| b.trials);
+        if confirm.top > budget {
+            return Err(invalid(
+                &["confirm", "top"],
+                format!(
+                    "{} is above the search's budget of {budget} configurations",
+                    confirm.top
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The largest `epochs` a configuration of the sweep can have.
+fn max_epochs(spec: &SweepSpec, plan: &crate::expand::SweepPlan) -> usize {
+    use crate::axes::{Axis, AxisValue};
+    use crate::spec::Distribution;
+    let planned = plan.configs.iter().map(|c| c.run.train.epochs).max();
+    let adaptive = spec.adaptive().map(|(_, block)| {
+        let epochs = Axis::named("epochs");
+        match block.params.iter().find(|(a, _)| *a == epochs) {
+            Some((_, Distribution::IntUniform { hi, .. })) => *hi as usize,
+            Some((_, Distribution::Choice(values))) => values
+                .iter()
+                .filter_map(|v| match v {
+                    AxisValue::Count(n) => Some(*n),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0),
+            _ => spec.base_run().train.epochs,
+        }
+    });
+    planned.into_iter().chain(adaptive).max().unwrap_or(0)
+}
+
+/// Where the key `path` (top-level key first) is in `text`: the first line, at or after the
+/// top-level key's, that holds the last key, before the next top-level key. For messages
+/// about rules across keys, which the YAML parser cannot place.
+fn key_location(text: &str, path: &[&str]) -> Option<Location> {
+    let (first, rest) = path.split_first()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let top = |l: &str| !l.starts_with([' ', '\t', '#', '-']) && !l.trim().is_empty();
+    let start = lines
+        .iter()
+        .position(|l| top(l) && l.starts_with(&format!("{first}:")))?;
+    let Some(last) = rest.last() else {
+        return Some(Location {
+            line: start + 1,
+            column: 1,
+        });
+    };
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        if i > start && top(line) {
+            break;
+        }
+        let hit = line.match_indices(last).find(|(j, _)| {
+            let before = line[..*j].chars().last();
+            let after = line[j + last.len()..].trim_start();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with(':')
+        });
+        if let Some((j, _)) = hit {
+            return Some(Location {
+                line: i + 1,
+                column: j + 1,
+            });
+        }
+    }
+    Some(Location {
+        line: start + 1,
+        column: 1,
+    })
 }
 
 /// Reads and parses a search-space file; returns the spec and the file's text (to store).

@@ -36,6 +36,8 @@ pub struct ConfigResult {
     pub vs_baseline: Option<WelchTest>,
     /// Finished trials that diverged.
     pub diverged: usize,
+    /// Trials the pruner stopped early (not among the finished ones).
+    pub pruned: usize,
     /// Failed trials.
     pub failed: usize,
     /// Trials not finished yet (pending or running).
@@ -70,6 +72,10 @@ pub fn summarize(sweep: &SweepRecord, trials: &[TrialRecord]) -> Vec<ConfigResul
                 diverged: finished
                     .iter()
                     .filter(|t| t.status == TrialStatus::Diverged)
+                    .count(),
+                pruned: mine
+                    .iter()
+                    .filter(|t| t.status == TrialStatus::Pruned)
                     .count(),
                 failed: mine
                     .iter()
@@ -203,7 +209,7 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
     if pretty {
         columns.extend(
             [
-                "test_acc", "ci95", "val_acc", "vs_base", "p_welch", "diverged",
+                "test_acc", "ci95", "val_acc", "vs_base", "p_welch", "diverged", "pruned",
             ]
             .map(String::from),
         );
@@ -219,6 +225,7 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
                 "diff_vs_baseline",
                 "p_welch",
                 "diverged",
+                "pruned",
                 "failed",
                 "unfinished",
                 "baseline",
@@ -265,10 +272,12 @@ pub fn config_table(rows: &[ConfigResult], all: &[ConfigResult], format: Format)
             });
             cells.push(p_cell(w));
             cells.push(Cell::int(r.diverged));
+            cells.push(Cell::int(r.pruned));
         } else {
             cells.push(Cell::num(w.map(|w| w.diff), 6));
             cells.push(Cell::num(w.map(|w| w.p), 6));
             cells.push(Cell::int(r.diverged));
+            cells.push(Cell::int(r.pruned));
             cells.push(Cell::int(r.failed));
             cells.push(Cell::int(r.unfinished));
             cells.push(Cell::json(Value::from(r.baseline)));
@@ -565,12 +574,14 @@ mod tests {
                     run: run(0.1),
                     baseline: true,
                     sources: vec!["base".into(), "search[0].grid".into()],
+                    proposal: None,
                 },
                 StoredConfig {
                     hash: "bbbb".into(),
                     run: run(0.01),
                     baseline: false,
                     sources: vec!["search[0].grid".into()],
+                    proposal: None,
                 },
             ],
             seeds: vec![0, 1, 2],
@@ -650,6 +661,7 @@ mod tests {
                 run,
                 baseline: false,
                 sources: vec![src.into()],
+                proposal: None,
             });
         }
         let o = overlays(&s);

@@ -12,9 +12,11 @@ use fcnsweep_data::{DataError, Dataset, SplitOptions, Splits};
 use fcnsweep_model::{Checkpoint, EpochMetrics, ModelError, RunObserver, TrainConfig};
 use thiserror::Error;
 
+use crate::adaptive::{History, Strategy};
+use crate::error::SpecError;
 use crate::store::{
-    CheckpointRef, ClaimOptions, ClaimedTrial, Store, StoreError, SweepRecord, TrialId,
-    TrialOutcome, Worker,
+    CheckpointRef, ClaimOptions, ClaimedTrial, ProposalOutcome, ProposalRequest, Store, StoreError,
+    SweepRecord, TrialId, TrialOutcome, Worker,
 };
 
 /// Why a sweep run stopped with an error (interruptions are not errors: see [`RunReport`]).
@@ -26,6 +28,9 @@ pub enum RunError {
     /// The dataset could not be split as a configuration asks.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// An adaptive block's proposal is not a valid configuration.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
     /// The worker pool could not be built.
     #[error("cannot start {jobs} worker threads: {detail}")]
     Pool {
@@ -49,6 +54,8 @@ pub struct RunOptions {
     pub checkpoints: Option<CheckpointPolicy>,
     /// Where the networks of done trials are written (`None`: nowhere); see [`crate::kept`].
     pub weights_dir: Option<PathBuf>,
+    /// How the sweep prunes and proposes (`None`: it runs its fixed plan to the end).
+    pub strategy: Option<Arc<Strategy>>,
 }
 
 impl Default for RunOptions {
@@ -59,6 +66,7 @@ impl Default for RunOptions {
             heartbeat_every: Duration::from_secs(10),
             checkpoints: None,
             weights_dir: None,
+            strategy: None,
         }
     }
 }
@@ -149,6 +157,8 @@ pub struct RunReport {
     pub finished: usize,
     /// Trials this process marked failed.
     pub failed: usize,
+    /// Trials this process stopped early by the pruner's decision.
+    pub pruned: usize,
     /// Trials returned to pending because of the stop flag.
     pub released: usize,
     /// Whether the run stopped because of the stop flag.
@@ -202,6 +212,10 @@ struct TrialRecorder<'a> {
     last_checkpoint: Instant,
     /// The file of the last checkpoint recorded.
     recorded: Option<PathBuf>,
+    /// The sweep, and how it prunes (`None`: it does not).
+    pruning: Option<(&'a SweepRecord, &'a Strategy)>,
+    /// The epoch after which the pruner stopped the trial.
+    pruned: Option<EpochMetrics>,
 }
 
 impl TrialRecorder<'_> {
@@ -223,6 +237,24 @@ impl TrialRecorder<'_> {
                 None
             }
         }
+    }
+}
+
+impl TrialRecorder<'_> {
+    /// Whether the sweep's pruner stops the trial after the epoch just committed, decided
+    /// from the epochs every worker has stored.
+    fn prune_now(&mut self) -> Result<bool, StoreError> {
+        let Some((sweep, strategy)) = self.pruning else {
+            return Ok(false);
+        };
+        let trials = self.store.trials(sweep.id)?;
+        let epochs = self.store.sweep_epochs(sweep.id)?;
+        let history = History {
+            sweep,
+            trials: &trials,
+            epochs: &epochs,
+        };
+        Ok(strategy.should_prune(self.trial.id, &history))
     }
 }
 
@@ -251,7 +283,18 @@ impl RunObserver for TrialRecorder<'_> {
                     }
                 }
                 self.observer.epoch_committed(self.trial, metrics);
-                Ok(())
+                match self.prune_now() {
+                    Ok(false) => Ok(()),
+                    Ok(true) => {
+                        tracing::info!(trial = self.trial.id, epoch = metrics.epoch, "pruned");
+                        self.pruned = Some(metrics.clone());
+                        Err(ModelError::Interrupted)
+                    }
+                    Err(e) => {
+                        self.store_error = Some(e);
+                        Err(ModelError::Interrupted)
+                    }
+                }
             }
             Err(e) => {
                 self.store_error = Some(e);
@@ -479,6 +522,71 @@ impl WorkContext<'_> {
         }
     }
 
+    /// The last epoch of a resumed trial, when the pruner stops it there.
+    fn pruned_at_resume(
+        &self,
+        store: &mut dyn Store,
+        trial: &ClaimedTrial,
+    ) -> Result<Option<EpochMetrics>, StoreError> {
+        let Some(strategy) = self.options.strategy.as_deref() else {
+            return Ok(None);
+        };
+        if strategy.spec.prune.is_none() {
+            return Ok(None);
+        }
+        let trials = store.trials(self.sweep.id)?;
+        let epochs = store.sweep_epochs(self.sweep.id)?;
+        let history = History {
+            sweep: self.sweep,
+            trials: &trials,
+            epochs: &epochs,
+        };
+        if !strategy.should_prune(trial.id, &history) {
+            return Ok(None);
+        }
+        Ok(epochs
+            .into_iter()
+            .rev()
+            .find(|e| e.trial_id == trial.id)
+            .map(|e| e.metrics))
+    }
+
+    /// Stores the adaptive block's next proposal, to be claimed next; `false` when there is
+    /// none (no adaptive block, the budget spent, or the space exhausted).
+    fn propose(&self, store: &mut dyn Store) -> Result<bool, RunError> {
+        let Some(strategy) = self.options.strategy.as_deref() else {
+            return Ok(false);
+        };
+        let Some((block, tpe)) = strategy.adaptive() else {
+            return Ok(false);
+        };
+        loop {
+            let sweep = store.sweep(&self.sweep.name)?;
+            let trials = store.trials(sweep.id)?;
+            let epochs = store.sweep_epochs(sweep.id)?;
+            let history = History {
+                sweep: &sweep,
+                trials: &trials,
+                epochs: &epochs,
+            };
+            let Some(config) = strategy.propose(&history)? else {
+                return Ok(false);
+            };
+            let request = ProposalRequest {
+                block: block.clone(),
+                number: history.proposals(),
+                budget: tpe.trials,
+                config,
+            };
+            match store.propose(sweep.id, self.worker, &request)? {
+                ProposalOutcome::Stored => return Ok(true),
+                ProposalOutcome::BudgetSpent => return Ok(false),
+                // Another worker proposed meanwhile: decide again from the new history.
+                ProposalOutcome::Conflict => {}
+            }
+        }
+    }
+
     /// One worker: claims and trains trials until none is left or the halt flag is raised.
     fn work(&self) -> Result<(), RunError> {
         let WorkContext {
@@ -494,8 +602,12 @@ impl WorkContext<'_> {
         let mut store = open()?;
         while !halt.raised() {
             let Some(trial) = store.claim(sweep.id, worker, &options.claim)? else {
+                if self.propose(store.as_mut())? {
+                    continue;
+                }
                 break;
             };
+            let started = Instant::now();
             observer.trial_started(&trial);
             if let Some(prefix) = fault_abort_prefix() {
                 if trial.config_hash.starts_with(prefix) {
@@ -504,6 +616,23 @@ impl WorkContext<'_> {
                 }
             }
             let resume = self.resume(store.as_mut(), &trial)?;
+            if resume.is_some() {
+                // Its process may have died between an epoch's commit and the pruner's
+                // decision on it: decide now, as the uninterrupted run did.
+                if let Some(last) = self.pruned_at_resume(store.as_mut(), &trial)? {
+                    let outcome = TrialOutcome::Pruned {
+                        last,
+                        seconds: started.elapsed().as_secs_f64(),
+                    };
+                    store.finish(trial.id, worker, &outcome)?;
+                    if let Some(p) = &options.checkpoints {
+                        p.remove_all(trial.id);
+                    }
+                    observer.trial_finished(&trial, &outcome);
+                    report.lock().expect("report lock").pruned += 1;
+                    continue;
+                }
+            }
             let splits = match cache.get(&trial.run.train) {
                 Ok(s) => s,
                 Err(e) => {
@@ -527,6 +656,12 @@ impl WorkContext<'_> {
                     let ck = trial.checkpoint.as_ref()?;
                     Some(options.checkpoints.as_ref()?.path(trial.id, ck.epoch))
                 }),
+                pruning: options
+                    .strategy
+                    .as_deref()
+                    .filter(|s| s.spec.prune.is_some())
+                    .map(|s| (sweep, s)),
+                pruned: None,
             };
             let result = fcnsweep_model::train_from(
                 &splits,
@@ -544,7 +679,12 @@ impl WorkContext<'_> {
                 let _ = store.release(trial.id, worker);
                 return Err(e.into());
             }
+            let pruned = recorder.pruned.take();
             let outcome = match result {
+                _ if pruned.is_some() => TrialOutcome::Pruned {
+                    last: pruned.expect("checked"),
+                    seconds: started.elapsed().as_secs_f64(),
+                },
                 Ok(r) => {
                     self.keep_weights(&trial, &r);
                     TrialOutcome::Finished(r)
@@ -573,6 +713,7 @@ impl WorkContext<'_> {
             match outcome {
                 TrialOutcome::Finished(_) => r.finished += 1,
                 TrialOutcome::Failed(_) => r.failed += 1,
+                TrialOutcome::Pruned { .. } => r.pruned += 1,
             }
         }
         Ok(())

@@ -55,6 +55,94 @@ pub struct SweepSpec {
     pub base: Settings,
     /// The `search` blocks, in document order.
     pub blocks: Vec<Block>,
+    /// What the search optimizes (`metric`), read at each trial's last epoch.
+    pub objective: Objective,
+    /// Which running trials stop early (`prune`), if any.
+    pub prune: Option<fcnsweep_tune::prune::Pruner>,
+    /// The re-run of the best configurations with more seeds once the search ends (`confirm`).
+    pub confirm: Option<Confirm>,
+}
+
+/// The metric a search optimizes: a validation metric (never a test metric) of the trial's
+/// last epoch; pruners read the same metric at every epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Objective {
+    /// Which metric.
+    pub metric: Metric,
+    /// Whether larger or smaller is better.
+    pub goal: fcnsweep_tune::Goal,
+}
+
+impl Default for Objective {
+    /// Validation accuracy, maximized.
+    fn default() -> Self {
+        Self {
+            metric: Metric::ValAcc,
+            goal: fcnsweep_tune::Goal::Maximize,
+        }
+    }
+}
+
+/// A per-epoch validation metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Validation accuracy.
+    ValAcc,
+    /// Validation loss (cross-entropy).
+    ValLoss,
+}
+
+impl Metric {
+    /// Every metric name, as written in YAML.
+    pub const NAMES: &'static [&'static str] = &["val_acc", "val_loss"];
+
+    /// The YAML name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ValAcc => "val_acc",
+            Metric::ValLoss => "val_loss",
+        }
+    }
+
+    /// Parses a YAML name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Metric::ValAcc, Metric::ValLoss]
+            .into_iter()
+            .find(|m| m.name() == s)
+    }
+
+    /// The goal that suits the metric when the document gives none.
+    pub fn natural_goal(self) -> fcnsweep_tune::Goal {
+        match self {
+            Metric::ValAcc => fcnsweep_tune::Goal::Maximize,
+            Metric::ValLoss => fcnsweep_tune::Goal::Minimize,
+        }
+    }
+
+    /// This metric in one epoch's metrics (`None` without a validation split).
+    pub fn of_epoch(self, m: &fcnsweep_model::EpochMetrics) -> Option<f64> {
+        match self {
+            Metric::ValAcc => m.val_acc,
+            Metric::ValLoss => m.val_loss,
+        }
+    }
+
+    /// This metric of a trial's last epoch, as the store keeps it.
+    pub fn of_trial(self, t: &fcnsweep_store::TrialRecord) -> Option<f64> {
+        match self {
+            Metric::ValAcc => t.final_val_acc,
+            Metric::ValLoss => t.final_val_loss,
+        }
+    }
+}
+
+/// `confirm`: the `top` best configurations of the search, re-run with `seeds` seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    /// How many configurations.
+    pub top: usize,
+    /// Seeds each is trained with (the search's own seed first).
+    pub seeds: usize,
 }
 
 /// Settings of how a sweep runs that change no configuration (flags of the same names
@@ -76,6 +164,8 @@ pub enum Block {
     List(Vec<Settings>),
     /// Seeded random sampling.
     Random(RandomBlock),
+    /// Tree-structured Parzen estimator: proposals one at a time, from the trials so far.
+    Tpe(TpeBlock),
 }
 
 impl Block {
@@ -85,6 +175,7 @@ impl Block {
             Block::Grid(_) => "grid",
             Block::List(_) => "list",
             Block::Random(_) => "random",
+            Block::Tpe(_) => "tpe",
         }
     }
 
@@ -96,8 +187,28 @@ impl Block {
                 .fold(1u64, |n, (_, values)| n.saturating_mul(values.len() as u64)),
             Block::List(entries) => entries.len() as u64,
             Block::Random(random) => random.trials as u64,
+            Block::Tpe(tpe) => tpe.trials as u64,
         }
     }
+
+    /// Whether the block proposes configurations while the sweep runs.
+    pub fn is_adaptive(&self) -> bool {
+        matches!(self, Block::Tpe(_))
+    }
+}
+
+/// A `tpe` block: `trials` configurations proposed one at a time by TPE over `params` (the
+/// distributions of a `random` block), with Optuna's `TPESampler` options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TpeBlock {
+    /// The budget: proposals in all, over every worker (>= 1).
+    pub trials: usize,
+    /// Seed of the sampler's generator.
+    pub seed: u64,
+    /// The distribution of each searched axis, in document order.
+    pub params: Vec<(Axis, Distribution)>,
+    /// The sampler's options.
+    pub options: fcnsweep_tune::tpe::TpeOptions,
 }
 
 /// A `random` block: `trials` configurations sampled from `params` with a seeded generator.
@@ -168,6 +279,14 @@ impl Distribution {
 }
 
 impl SweepSpec {
+    /// The adaptive block (at most one per sweep) with its index in `search`.
+    pub fn adaptive(&self) -> Option<(usize, &TpeBlock)> {
+        self.blocks.iter().enumerate().find_map(|(i, b)| match b {
+            Block::Tpe(t) => Some((i, t)),
+            _ => None,
+        })
+    }
+
     /// The base configuration: defaults, then top-level training settings, then `base`.
     pub fn base_run(&self) -> RunConfig {
         build_run(self.training.iter().chain(&self.base).map(|(a, v)| (*a, v)))

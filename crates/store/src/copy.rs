@@ -3,7 +3,7 @@
 //! between every pair of backends.
 //!
 //! A copy registers each sweep (its spec, configurations and seeds) in the destination, then
-//! writes every finished or failed trial with its epochs over a destination trial that is not
+//! writes every finished, pruned or failed trial with its epochs over a destination trial that is not
 //! finished yet, and the classical baselines of the sweeps' datasets. Running and pending
 //! trials arrive as pending. Copying again changes nothing: the trials are already finished.
 //! At the end the finished trials and their epochs are counted on both sides.
@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
-    PlannedConfig, RegisterOptions, Store, StoreError, SweepPlan, SweepRecord, TrialStatus,
+    PlannedConfig, ProposalRequest, RegisterOptions, Store, StoreError, SweepPlan, SweepRecord,
+    TrialStatus,
 };
 
 /// What a copy did.
@@ -64,6 +65,8 @@ fn copy_sweep(
     sweep: &SweepRecord,
     report: &mut CopyReport,
 ) -> Result<(), StoreError> {
+    // Planned configurations are registered; proposals of an adaptive block are proposed
+    // again, in their order, so the destination's search goes on where the source's stood.
     let plan = SweepPlan {
         name: sweep.name.clone(),
         dataset: sweep.dataset,
@@ -71,6 +74,7 @@ fn copy_sweep(
         configs: sweep
             .configs
             .iter()
+            .filter(|c| c.proposal.is_none())
             .map(|c| PlannedConfig {
                 hash: c.hash.clone(),
                 run: c.run.clone(),
@@ -90,25 +94,47 @@ fn copy_sweep(
             db: to.describe(),
             detail: format!("sweep '{}' vanished while being copied", sweep.name),
         })?;
+    let mut proposals: Vec<_> = sweep
+        .configs
+        .iter()
+        .filter_map(|c| Some((c.proposal?, c)))
+        .collect();
+    proposals.sort_by_key(|(n, _)| *n);
+    let worker = crate::Worker::this_process();
+    for (number, c) in proposals {
+        let request = ProposalRequest {
+            block: c.sources.first().cloned().unwrap_or_default(),
+            number,
+            budget: usize::MAX,
+            config: PlannedConfig {
+                hash: c.hash.clone(),
+                run: c.run.clone(),
+                baseline: c.baseline,
+                sources: c.sources.clone(),
+            },
+        };
+        // A conflict is a proposal the destination already holds (an earlier copy).
+        to.propose(to_id, &worker, &request)?;
+    }
     report.sweeps += 1;
     report.configs += sweep.configs.len();
     let trials = from.trials(sweep.id)?;
-    for config in &sweep.configs {
-        let mut epochs: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-        for e in from.epochs(sweep.id, &config.hash)? {
-            epochs.entry(e.trial_id).or_default().push(e.metrics);
+    let mut epochs: BTreeMap<i64, Vec<_>> = BTreeMap::new();
+    for e in from.sweep_epochs(sweep.id)? {
+        epochs.entry(e.trial_id).or_default().push(e.metrics);
+    }
+    for t in &trials {
+        if !(t.status.is_finished()
+            || matches!(t.status, TrialStatus::Failed | TrialStatus::Pruned))
+        {
+            continue;
         }
-        for t in trials.iter().filter(|t| t.config_hash == config.hash) {
-            if !(t.status.is_finished() || t.status == TrialStatus::Failed) {
-                continue;
-            }
-            let trial_epochs = epochs.remove(&t.id).unwrap_or_default();
-            if to.store_copied_trial(to_id, t, &trial_epochs)? {
-                report.trials_written += 1;
-                report.epochs_written += trial_epochs.len();
-            } else {
-                report.trials_present += 1;
-            }
+        let trial_epochs = epochs.remove(&t.id).unwrap_or_default();
+        if to.store_copied_trial(to_id, t, &trial_epochs)? {
+            report.trials_written += 1;
+            report.epochs_written += trial_epochs.len();
+        } else {
+            report.trials_present += 1;
         }
     }
     check_counts(from, to, sweep, to_id)

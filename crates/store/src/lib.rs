@@ -27,15 +27,15 @@ pub use plan::{PlannedConfig, SweepPlan};
 pub use postgres::PostgresStore;
 pub use records::{
     BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord, ExternalTrial,
-    RegisterOptions, Registered, StatusCounts, StoredConfig, SweepListing, SweepRecord, TrialId,
-    TrialOutcome, TrialRecord, TrialStatus, Worker,
+    ProposalOutcome, ProposalRequest, RegisterOptions, Registered, StatusCounts, StoredConfig,
+    SweepListing, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
 };
 pub use sqlite::SqliteStore;
 
 use fcnsweep_model::EpochMetrics;
 
 /// The schema version this build writes, the same for both backends.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The storage interface of the engine: register, claim, heartbeat, record, finish, query.
 ///
@@ -103,6 +103,19 @@ pub trait Store: Send {
     fn trials(&mut self, sweep_id: i64) -> Result<Vec<TrialRecord>, StoreError>;
     /// Every stored epoch of the sweep's finished trials of one configuration.
     fn epochs(&mut self, sweep_id: i64, config_hash: &str) -> Result<Vec<EpochRecord>, StoreError>;
+    /// Every stored epoch of every current trial of the sweep, whatever its status, by trial
+    /// then epoch: the learning curves pruners and adaptive samplers decide from.
+    fn sweep_epochs(&mut self, sweep_id: i64) -> Result<Vec<EpochRecord>, StoreError>;
+    /// Stores a configuration an adaptive block proposes, with the sweep's pending trial of
+    /// it claimed by `worker`, in one transaction, unless the sweep's proposals no longer
+    /// number `request.number` or already reach the budget: so a budget shared by many
+    /// workers is never exceeded.
+    fn propose(
+        &mut self,
+        sweep_id: i64,
+        worker: &Worker,
+        request: &ProposalRequest,
+    ) -> Result<ProposalOutcome, StoreError>;
     /// Stores a finished (or failed) trial copied from another store, with its epochs, over
     /// the current trial of its configuration and seed unless that one is already finished.
     /// Returns whether it was written.

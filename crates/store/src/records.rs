@@ -24,16 +24,20 @@ pub enum TrialStatus {
     Failed,
     /// Finished early because the loss became NaN or infinite; its metrics count.
     Diverged,
+    /// Stopped early by the sweep's pruner; its epochs are kept, it has no test metrics and
+    /// it is never run again (not even with `--retry-failed`).
+    Pruned,
 }
 
 impl TrialStatus {
     /// All statuses, in lifecycle order.
-    pub const ALL: [TrialStatus; 5] = [
+    pub const ALL: [TrialStatus; 6] = [
         Self::Pending,
         Self::Running,
         Self::Done,
         Self::Failed,
         Self::Diverged,
+        Self::Pruned,
     ];
 
     /// The name stored in the database.
@@ -44,6 +48,7 @@ impl TrialStatus {
             Self::Done => "done",
             Self::Failed => "failed",
             Self::Diverged => "diverged",
+            Self::Pruned => "pruned",
         }
     }
 
@@ -125,6 +130,9 @@ pub struct StoredConfig {
     pub baseline: bool,
     /// The spec blocks that produced it (`"base"`, `"search[0].grid"`, ...).
     pub sources: Vec<String>,
+    /// For a configuration an adaptive block proposed while the sweep ran: its number in
+    /// the order of proposals (0 for the first); `None` for the planned ones.
+    pub proposal: Option<usize>,
 }
 
 /// A stored sweep with its configurations (in spec order) and seeds.
@@ -202,6 +210,13 @@ pub enum TrialOutcome {
     Finished(RunResult),
     /// Stopped by an error.
     Failed(String),
+    /// Stopped early by the pruner after the epoch `last` (already committed).
+    Pruned {
+        /// The last epoch trained.
+        last: EpochMetrics,
+        /// Wall time of the run so far.
+        seconds: f64,
+    },
 }
 
 /// Trial counts of a sweep by status.
@@ -217,12 +232,26 @@ pub struct StatusCounts {
     pub failed: usize,
     /// Finished with a non-finite loss.
     pub diverged: usize,
+    /// Stopped early by the pruner.
+    pub pruned: usize,
 }
 
 impl StatusCounts {
     /// All trials.
     pub fn total(&self) -> usize {
-        self.pending + self.running + self.done + self.failed + self.diverged
+        self.pending + self.running + self.done + self.failed + self.diverged + self.pruned
+    }
+
+    /// Adds `n` trials of `status`.
+    pub fn add(&mut self, status: TrialStatus, n: usize) {
+        *match status {
+            TrialStatus::Pending => &mut self.pending,
+            TrialStatus::Running => &mut self.running,
+            TrialStatus::Done => &mut self.done,
+            TrialStatus::Failed => &mut self.failed,
+            TrialStatus::Diverged => &mut self.diverged,
+            TrialStatus::Pruned => &mut self.pruned,
+        } += n;
     }
 
     /// Trials with final metrics.
@@ -344,4 +373,31 @@ pub struct EpochRecord {
     pub seed: u64,
     /// The metrics.
     pub metrics: EpochMetrics,
+}
+
+/// A configuration an adaptive block proposes, to be stored and claimed in one step.
+#[derive(Debug, Clone)]
+pub struct ProposalRequest {
+    /// The block that proposes it (`"search[1].tpe"`).
+    pub block: String,
+    /// How many proposals the sweep held when this one was computed: it is stored only if
+    /// that is still so (otherwise another worker proposed meanwhile).
+    pub number: usize,
+    /// The block's budget: no proposal is stored once the sweep holds this many.
+    pub budget: usize,
+    /// The configuration.
+    pub config: crate::PlannedConfig,
+}
+
+/// What [`Store::propose`](crate::Store::propose) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProposalOutcome {
+    /// Stored, with a pending trial of it (unless another sweep already has one), which the
+    /// next claim takes.
+    Stored,
+    /// Another worker proposed first (or the configuration is already in the sweep): read
+    /// the history again and retry.
+    Conflict,
+    /// The sweep already holds `budget` proposals.
+    BudgetSpent,
 }

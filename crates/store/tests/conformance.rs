@@ -13,8 +13,8 @@ use fcnsweep_model::{EpochMetrics, RunResult};
 use fcnsweep_store::copy::copy;
 use fcnsweep_store::{
     BaselineRecord, CheckpointRef, ClaimOptions, ExternalTrial, Location, PlannedConfig,
-    PostgresStore, RegisterOptions, Registered, SqliteStore, Store, StoreError, SweepPlan,
-    TrialOutcome, TrialStatus, Worker, SCHEMA_VERSION,
+    PostgresStore, ProposalOutcome, ProposalRequest, RegisterOptions, Registered, SqliteStore,
+    Store, StoreError, SweepPlan, TrialOutcome, TrialStatus, Worker, SCHEMA_VERSION,
 };
 
 /// Where fresh databases of one backend are made.
@@ -102,6 +102,9 @@ conformance!(
     a_newer_schema_is_refused,
     copying_is_complete_and_idempotent,
     preflight_writes_nothing,
+    proposals_keep_the_budget_and_their_order,
+    pruned_trials_keep_their_epochs_and_are_final,
+    adaptive_sweeps_copy_with_their_proposals,
 );
 
 fn plan(name: &str, lrs: &[f64], seeds: &[u64]) -> SweepPlan {
@@ -755,4 +758,205 @@ fn preflight_writes_nothing(b: &Backend) {
         .unwrap_err();
     assert!(matches!(e, StoreError::SpecChanged { .. }), "{e}");
     assert_eq!(s.sweep("a").unwrap().configs.len(), 1);
+}
+
+/// A configuration an adaptive block proposes: `lr` distinguishes it.
+fn proposal(number: usize, budget: usize, lr: f64) -> ProposalRequest {
+    let mut run = default_run();
+    run.optimizer.lr = lr;
+    run.train.epochs = 2;
+    ProposalRequest {
+        block: "search[0].tpe".into(),
+        number,
+        budget,
+        config: PlannedConfig {
+            hash: format!("{:064x}", (lr * 1e6) as u64 + 7),
+            run,
+            baseline: false,
+            sources: vec!["search[0].tpe".into()],
+        },
+    }
+}
+
+fn proposals_keep_the_budget_and_their_order(b: &Backend) {
+    let loc = b.fresh();
+    let mut s = loc.open().unwrap();
+    // A plan with no configuration: everything comes from proposals.
+    s.register_sweep(&plan("t", &[], &[0]), "spec t", RegisterOptions::default())
+        .unwrap();
+    let id = s.find_sweep("t").unwrap().unwrap();
+    let w = worker("h");
+    assert_eq!(
+        s.propose(id, &w, &proposal(0, 2, 0.1)).unwrap(),
+        ProposalOutcome::Stored
+    );
+    // A proposal computed from a history that no longer holds (another worker's came first).
+    assert_eq!(
+        s.propose(id, &w, &proposal(0, 2, 0.2)).unwrap(),
+        ProposalOutcome::Conflict
+    );
+    // The same configuration again is a conflict too: a trial is a (configuration, seed).
+    assert_eq!(
+        s.propose(id, &w, &proposal(1, 2, 0.1)).unwrap(),
+        ProposalOutcome::Conflict
+    );
+    assert_eq!(
+        s.propose(id, &w, &proposal(1, 2, 0.3)).unwrap(),
+        ProposalOutcome::Stored
+    );
+    assert_eq!(
+        s.propose(id, &w, &proposal(2, 2, 0.4)).unwrap(),
+        ProposalOutcome::BudgetSpent
+    );
+    let sweep = s.sweep("t").unwrap();
+    let numbers: Vec<_> = sweep
+        .configs
+        .iter()
+        .map(|c| (c.proposal, c.sources.clone()))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![
+            (Some(0), vec!["search[0].tpe".to_string()]),
+            (Some(1), vec!["search[0].tpe".to_string()])
+        ]
+    );
+    // Each proposal has a pending trial, claimed as any other.
+    assert_eq!(s.status_counts(id).unwrap().pending, 2);
+    assert_eq!(run_all(s.as_mut(), "t", &w), 2);
+    // Registering the spec again neither counts the proposals as removed configurations nor
+    // loses them; --no-reuse starts the search over.
+    assert_eq!(
+        s.register_sweep(&plan("t", &[], &[0]), "spec t", RegisterOptions::default())
+            .unwrap(),
+        Registered::Unchanged
+    );
+    assert_eq!(s.sweep("t").unwrap().configs.len(), 2);
+    let fresh = RegisterOptions {
+        extend: false,
+        no_reuse: true,
+    };
+    s.register_sweep(&plan("t", &[], &[0]), "spec t", fresh)
+        .unwrap();
+    assert!(s.sweep("t").unwrap().configs.is_empty());
+    assert_eq!(
+        s.propose(id, &w, &proposal(0, 2, 0.1)).unwrap(),
+        ProposalOutcome::Stored
+    );
+    assert_eq!(
+        s.status_counts(id).unwrap().pending,
+        1,
+        "a fresh trial, not the superseded one"
+    );
+}
+
+fn pruned_trials_keep_their_epochs_and_are_final(b: &Backend) {
+    let loc = b.fresh();
+    let mut s = loc.open().unwrap();
+    s.register_sweep(
+        &plan("p", &[0.1, 0.2], &[0]),
+        "spec p",
+        RegisterOptions::default(),
+    )
+    .unwrap();
+    let id = s.find_sweep("p").unwrap().unwrap();
+    let w = worker("h");
+    let t = s.claim(id, &w, &opts()).unwrap().unwrap();
+    s.record_epoch(t.id, &w, &epoch(1), None).unwrap();
+    s.finish(
+        t.id,
+        &w,
+        &TrialOutcome::Pruned {
+            last: epoch(1),
+            seconds: 0.3,
+        },
+    )
+    .unwrap();
+    let c = s.status_counts(id).unwrap();
+    assert_eq!((c.pruned, c.pending, c.finished()), (1, 1, 0));
+    let rec = s
+        .trials(id)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == t.id)
+        .unwrap();
+    assert_eq!(rec.status, TrialStatus::Pruned);
+    assert_eq!((rec.epochs_done, rec.test_acc), (1, None));
+    assert_eq!(rec.final_val_acc, epoch(1).val_acc);
+    // Its epochs stay, among every trial's epochs, and not among the finished ones.
+    let all = s.sweep_epochs(id).unwrap();
+    assert_eq!(all.iter().filter(|e| e.trial_id == t.id).count(), 1);
+    assert!(s.epochs(id, &t.config_hash).unwrap().is_empty());
+    // Never claimed again, not even to retry failures.
+    let retry = ClaimOptions {
+        retry_failed: true,
+        ..opts()
+    };
+    let next = s.claim(id, &w, &retry).unwrap().unwrap();
+    assert_ne!(next.id, t.id);
+    assert!(s.claim(id, &w, &retry).unwrap().is_none());
+}
+
+fn adaptive_sweeps_copy_with_their_proposals(b: &Backend) {
+    let local = Backend::sqlite();
+    let mut src = local.fresh().open().unwrap();
+    src.register_sweep(
+        &plan("a", &[0.05], &[0]),
+        "spec a",
+        RegisterOptions::default(),
+    )
+    .unwrap();
+    let id = src.find_sweep("a").unwrap().unwrap();
+    let w = worker("h");
+    src.propose(id, &w, &proposal(0, 3, 0.1)).unwrap();
+    src.propose(id, &w, &proposal(1, 3, 0.2)).unwrap();
+    // The planned trial finishes, one proposal is pruned after an epoch, one is pending.
+    let mut claimed = Vec::new();
+    while let Some(t) = src.claim(id, &w, &opts()).unwrap() {
+        claimed.push(t);
+        if claimed.len() == 2 {
+            break;
+        }
+    }
+    let (planned, pruned) = (&claimed[0], &claimed[1]);
+    for e in 1..=2 {
+        src.record_epoch(planned.id, &w, &epoch(e), None).unwrap();
+    }
+    src.finish(planned.id, &w, &result(2, 0.8)).unwrap();
+    src.record_epoch(pruned.id, &w, &epoch(1), None).unwrap();
+    src.finish(
+        pruned.id,
+        &w,
+        &TrialOutcome::Pruned {
+            last: epoch(1),
+            seconds: 0.1,
+        },
+    )
+    .unwrap();
+    let mut dst = b.fresh().open().unwrap();
+    let r = copy(src.as_mut(), dst.as_mut(), &[]).unwrap();
+    assert_eq!((r.trials_written, r.epochs_written), (2, 3));
+    let sweep = dst.sweep("a").unwrap();
+    let shape: Vec<_> = sweep
+        .configs
+        .iter()
+        .map(|c| (c.hash.clone(), c.proposal))
+        .collect();
+    let want: Vec<_> = src
+        .sweep("a")
+        .unwrap()
+        .configs
+        .iter()
+        .map(|c| (c.hash.clone(), c.proposal))
+        .collect();
+    assert_eq!(shape, want);
+    let c = dst.status_counts(sweep.id).unwrap();
+    assert_eq!((c.done, c.pruned, c.pending), (1, 1, 1));
+    let again = copy(src.as_mut(), dst.as_mut(), &[]).unwrap();
+    assert_eq!((again.trials_written, again.trials_present), (0, 2));
+    assert_eq!(
+        dst.sweep("a").unwrap().configs.len(),
+        3,
+        "no proposal copied twice"
+    );
 }

@@ -11,12 +11,14 @@ use anyhow::Context;
 use fcnsweep_data::{resolve_data_dir, Dataset, DatasetName};
 use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
+use fcnsweep_search::adaptive::{best_configs, confirm_name, History, Strategy};
 use fcnsweep_search::kept::{self, KeepWeights};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use fcnsweep_search::parse_spec;
 use fcnsweep_search::runner::{run_sweep, CheckpointPolicy, RunOptions, SweepObserver};
 use fcnsweep_search::spec::RunSettings;
 use fcnsweep_search::table::{Cell, Format, Table};
+use fcnsweep_search::SweepSpec;
 use fcnsweep_search::{axis_values, expand, load_spec, short_hash, varying_axes};
 use fcnsweep_store::SweepRecord;
 use fcnsweep_store::{
@@ -55,7 +57,7 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             check_memory(plan.dataset, configs, &dataset, &run)?;
             let mut store = db.open()?;
             let registered = store.register_sweep(&plan, &text, register)?;
-            announce(&plan, &registered, &db);
+            announce(&plan, &spec, &registered, &db);
             execute(store, &db, &plan.name, dataset, &run)
         }
         SweepCommand::Resume { name, run } => {
@@ -85,7 +87,7 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             db.preflight(Some((&plan, register)))?;
             let mut store = db.open()?;
             let registered = store.register_sweep(&plan, &text, register)?;
-            announce(&plan, &registered, &db);
+            announce(&plan, &spec, &registered, &db);
             eprintln!(
                 "start workers with `fcnsweep worker --db {} --sweep {}`",
                 db.describe(),
@@ -132,15 +134,61 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
                 sweep.seeds.len()
             );
             println!(
-                "trials    {} total: {} done, {} diverged, {} failed, {} running, {} pending",
+                "trials    {} total: {} done, {} diverged, {} pruned, {} failed, {} running, {} pending",
                 c.total(),
                 c.done,
                 c.diverged,
+                c.pruned,
                 c.failed,
                 c.running,
                 c.pending
             );
-            let left = c.pending + c.running;
+            let spec = stored_spec(&sweep);
+            let objective = spec.as_ref().map(|s| s.objective).unwrap_or_default();
+            let trials = store.trials(sweep.id)?;
+            let history = History {
+                sweep: &sweep,
+                trials: &trials,
+                epochs: &[],
+            };
+            if let Some(best) = best_configs(&history, objective, 1).first() {
+                let value = trials
+                    .iter()
+                    .filter(|t| &t.config_hash == best)
+                    .filter_map(|t| objective.metric.of_trial(t))
+                    .fold(None, |acc: Option<(f64, usize)>, v| {
+                        Some(acc.map_or((v, 1), |(s, n)| (s + v, n + 1)))
+                    });
+                if let Some((sum, n)) = value {
+                    println!(
+                        "best      {} {:.4} (config {}, {} trial{})",
+                        objective.metric.name(),
+                        sum / n as f64,
+                        short_hash(best),
+                        n,
+                        if n == 1 { "" } else { "s" }
+                    );
+                }
+            }
+            let mut left = c.pending + c.running;
+            if let Some((source, block)) = spec.as_ref().and_then(|s| s.adaptive()) {
+                let proposals = history.proposals();
+                let epochs: usize = trials.iter().map(|t| t.epochs_done).sum();
+                println!(
+                    "budget    {proposals}/{} proposals of search[{source}].tpe made, {} pruned, {epochs} epochs trained",
+                    block.trials, c.pruned
+                );
+                left += block.trials.saturating_sub(proposals);
+            }
+            if let Some(confirm) = store.find_sweep(&confirm_name(&sweep.name))? {
+                let cc = store.status_counts(confirm)?;
+                println!(
+                    "confirm   sweep {}: {} of {} trials finished",
+                    confirm_name(&sweep.name),
+                    cc.finished(),
+                    cc.total()
+                );
+            }
             match mean {
                 Some(m) if left > 0 => {
                     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -204,8 +252,17 @@ fn plan(file: &Path) -> anyhow::Result<ExitCode> {
     }
     println!("sweep {} on {}", plan.name, plan.dataset);
     print!("{}", t.render(Format::Table));
+    let adaptive = spec
+        .adaptive()
+        .map(|(i, b)| {
+            format!(
+                ", + up to {} configurations search[{i}].tpe proposes while the sweep runs",
+                b.trials
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "{} configurations x {} seeds = {} trials (* = baseline; memory: estimated peak of one run, the images not included)",
+        "{} configurations x {} seeds = {} trials{adaptive} (* = baseline; memory: estimated peak of one run, the images not included)",
         plan.configs.len(),
         plan.seeds.len(),
         plan.trial_count()
@@ -227,10 +284,19 @@ pub fn warn_network_fs(db: &Location) {
 }
 
 /// Tells what registering did.
-fn announce(plan: &fcnsweep_search::SweepPlan, registered: &Registered, db: &Location) {
+fn announce(
+    plan: &fcnsweep_search::SweepPlan,
+    spec: &SweepSpec,
+    registered: &Registered,
+    db: &Location,
+) {
+    let adaptive = spec
+        .adaptive()
+        .map(|(i, b)| format!(" + up to {} proposed by search[{i}].tpe", b.trials))
+        .unwrap_or_default();
     match registered {
         Registered::Created => eprintln!(
-            "sweep '{}': {} configurations x {} seeds = {} trials, results in {}",
+            "sweep '{}': {} configurations x {} seeds = {} trials{adaptive}, results in {}",
             plan.name,
             plan.configs.len(),
             plan.seeds.len(),
@@ -255,21 +321,89 @@ pub fn run_settings(args: &RunArgs, spec: RunSettings) -> (KeepWeights, u32) {
     )
 }
 
-/// The run settings of a stored sweep's spec text (defaults when it does not parse, as a
-/// spec of an older format may not).
-pub fn stored_settings(sweep: &SweepRecord) -> RunSettings {
+/// A stored sweep's spec, parsed (`None` when it does not parse, as a spec of an older
+/// format may not).
+pub fn stored_spec(sweep: &SweepRecord) -> Option<SweepSpec> {
     parse_spec(
         &sweep.spec,
         &format!("the stored spec of sweep '{}'", sweep.name),
     )
-    .map(|s| s.run)
-    .unwrap_or_default()
+    .ok()
+}
+
+/// The run settings of a stored sweep's spec text (defaults when it does not parse).
+pub fn stored_settings(sweep: &SweepRecord) -> RunSettings {
+    stored_spec(sweep).map(|s| s.run).unwrap_or_default()
+}
+
+/// How a stored sweep prunes, proposes and confirms, from its spec text.
+pub fn stored_strategy(sweep: &SweepRecord) -> Option<Arc<Strategy>> {
+    stored_spec(sweep)
+        .as_ref()
+        .and_then(Strategy::of)
+        .map(Arc::new)
+}
+
+/// Whether a sweep has anything to run: runnable trials, or budget left in its adaptive
+/// block.
+pub fn has_work(
+    counts: &StatusCounts,
+    sweep: &SweepRecord,
+    strategy: Option<&Strategy>,
+    retry_failed: bool,
+) -> bool {
+    let runnable = counts.pending + counts.running + if retry_failed { counts.failed } else { 0 };
+    let proposals = sweep
+        .configs
+        .iter()
+        .filter(|c| c.proposal.is_some())
+        .count();
+    let budget_left = strategy
+        .and_then(|s| s.adaptive())
+        .is_some_and(|(_, block)| proposals < block.trials);
+    runnable > 0 || budget_left
+}
+
+/// Registers the confirmation sweep of the search `name` once the search is over (see
+/// [`Strategy::confirmation`]); returns its name. Registering it again changes nothing.
+pub fn register_confirmation(
+    store: &mut dyn Store,
+    name: &str,
+    strategy: &Strategy,
+) -> anyhow::Result<Option<String>> {
+    let sweep = store.sweep(name)?;
+    let trials = store.trials(sweep.id)?;
+    let epochs = store.sweep_epochs(sweep.id)?;
+    let history = History {
+        sweep: &sweep,
+        trials: &trials,
+        epochs: &epochs,
+    };
+    let Some((_, text, plan)) = strategy.confirmation(&history)? else {
+        return Ok(None);
+    };
+    let registered = store.register_sweep(&plan, &text, RegisterOptions::default())?;
+    if registered == Registered::Created {
+        eprintln!(
+            "sweep '{}': confirming its {} best configurations with {} seeds in sweep '{}'",
+            name,
+            plan.configs.len(),
+            plan.seeds.len(),
+            plan.name
+        );
+    }
+    Ok(Some(plan.name))
 }
 
 /// How the runner claims, heartbeats, checkpoints and keeps networks, from the flags and the
 /// sweep's spec settings: a heartbeat at least four times per staleness limit, so that a live
 /// trial is never taken for abandoned.
-pub fn run_options(args: &RunArgs, db: &Location, spec: RunSettings) -> RunOptions {
+pub fn run_options(
+    args: &RunArgs,
+    db: &Location,
+    spec: RunSettings,
+    strategy: Option<Arc<Strategy>>,
+) -> RunOptions {
     let (keep, max_attempts) = run_settings(args, spec);
     let stale_after = Duration::from_secs(args.stale_after);
     RunOptions {
@@ -288,6 +422,7 @@ pub fn run_options(args: &RunArgs, db: &Location, spec: RunSettings) -> RunOptio
             every: args.checkpoint_every,
         }),
         weights_dir: (keep != KeepWeights::None).then(|| weights_dir(args, db)),
+        strategy,
     }
 }
 
@@ -352,9 +487,10 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(counts: &StatusCounts) -> Self {
-        let total = counts.total();
-        let done = counts.finished();
+    /// Progress over the trials there are and the `budget` an adaptive block may add.
+    fn new(counts: &StatusCounts, budget: usize) -> Self {
+        let total = counts.total() + budget;
+        let done = counts.finished() + counts.pruned;
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64).with_style(
                 ProgressStyle::with_template(
@@ -424,6 +560,7 @@ impl SweepObserver for Progress {
                 r.seconds
             ),
             TrialOutcome::Failed(e) => format!("FAILED: {e}"),
+            TrialOutcome::Pruned { last, .. } => pruned_line(last),
         };
         self.line(format!(
             "[{n}/{}] config {} seed {}: {what}",
@@ -438,6 +575,15 @@ impl SweepObserver for Progress {
     }
 }
 
+/// How a pruned trial is reported: where it stopped and what it had reached.
+pub fn pruned_line(last: &EpochMetrics) -> String {
+    format!(
+        "pruned after epoch {} (val_acc {})",
+        last.epoch,
+        last.val_acc.map_or("-".into(), |v| format!("{v:.4}"))
+    )
+}
+
 /// Trains the runnable trials of the stored sweep `name`.
 fn execute(
     mut store: Box<dyn Store>,
@@ -448,17 +594,26 @@ fn execute(
 ) -> anyhow::Result<ExitCode> {
     let sweep = store.sweep(name)?;
     let counts = store.status_counts(sweep.id)?;
-    let runnable =
-        counts.pending + counts.running + if args.retry_failed { counts.failed } else { 0 };
-    if runnable > 0 {
+    let strategy = stored_strategy(&sweep);
+    if has_work(&counts, &sweep, strategy.as_deref(), args.retry_failed) {
         single_threaded_trials();
-        let stop = Arc::new(AtomicBool::new(false));
-        install_ctrlc(stop.clone(), &sweep.name)?;
-        let progress = Progress::new(&counts);
-        let options = run_options(args, db, stored_settings(&sweep));
+        let stop = install_ctrlc(&sweep.name)?;
+        let budget = strategy
+            .as_ref()
+            .and_then(|s| s.adaptive())
+            .map_or(0, |(_, b)| {
+                let proposals = sweep
+                    .configs
+                    .iter()
+                    .filter(|c| c.proposal.is_some())
+                    .count();
+                b.trials.saturating_sub(proposals)
+            });
+        let progress = Progress::new(&counts, budget);
+        let options = run_options(args, db, stored_settings(&sweep), strategy.clone());
         let open = || db.open();
-        let report =
-            run_sweep(&open, &sweep, dataset, &options, &stop, &progress).with_context(|| {
+        let report = run_sweep(&open, &sweep, dataset.clone(), &options, &stop, &progress)
+            .with_context(|| {
                 format!(
                     "sweep '{}' stopped; resume with `fcnsweep sweep resume {}`",
                     sweep.name, sweep.name
@@ -481,9 +636,15 @@ fn execute(
     prune_weights(store.as_mut(), &sweep.name, args, db)?;
     let c = store.status_counts(sweep.id)?;
     eprintln!(
-        "sweep '{}': {} done, {} diverged, {} failed, {} running elsewhere, {} pending",
-        sweep.name, c.done, c.diverged, c.failed, c.running, c.pending
+        "sweep '{}': {} done, {} diverged, {} pruned, {} failed, {} running elsewhere, {} pending",
+        sweep.name, c.done, c.diverged, c.pruned, c.failed, c.running, c.pending
     );
+    if let Some(strategy) = &strategy {
+        if let Some(confirm) = register_confirmation(store.as_mut(), &sweep.name, strategy)? {
+            let store = db.open()?;
+            return execute(store, db, &confirm, dataset, args);
+        }
+    }
     if c.failed > 0 {
         eprintln!(
             "{} trials failed (see `fcnsweep results trials {}`); rerun them with --retry-failed",
@@ -510,14 +671,23 @@ pub fn single_threaded_trials() {
 }
 
 /// First Ctrl-C: stop claiming, return running trials to pending, exit 130. Second: exit now.
-fn install_ctrlc(stop: Arc<AtomicBool>, name: &str) -> anyhow::Result<()> {
+/// Installed once per process (a search and then its confirmation share it); returns the
+/// stop flag.
+fn install_ctrlc(name: &str) -> anyhow::Result<Arc<AtomicBool>> {
+    static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    if let Some(stop) = STOP.get() {
+        return Ok(stop.clone());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
     let name = name.to_string();
     ctrlc::set_handler(move || {
-        if stop.swap(true, Ordering::SeqCst) {
+        if flag.swap(true, Ordering::SeqCst) {
             eprintln!("second interrupt: exiting now; `fcnsweep sweep resume {name}` recovers the running trials");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         eprintln!("interrupt: finishing nothing more, returning running trials to pending (Ctrl-C again to exit at once)");
     })
-    .context("cannot install the Ctrl-C handler")
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(STOP.get_or_init(|| stop).clone())
 }

@@ -14,7 +14,10 @@ use fcnsweep_search::runner::{run_sweep, SweepObserver};
 use fcnsweep_search::short_hash;
 use fcnsweep_store::{ClaimedTrial, Store, TrialOutcome};
 
-use super::sweep::{run_options, single_threaded_trials, stored_settings, warn_network_fs};
+use super::sweep::{
+    has_work, pruned_line, register_confirmation, run_options, single_threaded_trials,
+    stored_settings, stored_strategy, warn_network_fs,
+};
 use crate::cli::WorkerArgs;
 
 /// How long an idle worker waits between looks for new or reclaimable trials.
@@ -41,6 +44,7 @@ impl SweepObserver for Log {
         let what = match outcome {
             TrialOutcome::Finished(r) => format!("test_acc {:.4} ({:.1} s)", r.test_acc, r.seconds),
             TrialOutcome::Failed(e) => format!("FAILED: {e}"),
+            TrialOutcome::Pruned { last, .. } => pruned_line(last),
         };
         eprintln!(
             "finished config {} seed {}: {what}",
@@ -80,14 +84,14 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         for name in &names {
             let sweep = store.sweep(name)?;
             let counts = store.status_counts(sweep.id)?;
-            let runnable = counts.pending
-                + counts.running
-                + if args.run.retry_failed {
-                    counts.failed
-                } else {
-                    0
-                };
-            if runnable == 0 {
+            let strategy = stored_strategy(&sweep);
+            if !has_work(&counts, &sweep, strategy.as_deref(), args.run.retry_failed) {
+                if let Some(strategy) = &strategy {
+                    // The search is over (or waits on others' trials): its confirmation
+                    // sweep, once registered, is worked on like any other.
+                    worked |= register_confirmation(store.as_mut(), name, strategy)?
+                        .is_some_and(|c| !names.contains(&c));
+                }
                 continue;
             }
             let dataset = match datasets.get(&sweep.dataset) {
@@ -98,10 +102,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     d
                 }
             };
-            let options = run_options(&args.run, &db, stored_settings(&sweep));
+            let options = run_options(&args.run, &db, stored_settings(&sweep), strategy);
             let report = run_sweep(&open, &sweep, dataset, &options, &stop, &Log)
                 .with_context(|| format!("worker stopped in sweep '{name}'"))?;
-            worked |= report.finished + report.failed > 0;
+            worked |= report.finished + report.failed + report.pruned > 0;
             finished += report.finished;
             failed += report.failed;
             super::sweep::prune_weights(store.as_mut(), name, &args.run, &db)?;
@@ -134,7 +138,15 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 /// The sweeps to work on: those named, else every sweep in the database (new ones included).
 fn sweep_names(store: &mut dyn Store, named: &[String]) -> anyhow::Result<Vec<String>> {
     if !named.is_empty() {
-        return Ok(named.to_vec());
+        // A named search brings its confirmation sweep, once there is one.
+        let mut names = named.to_vec();
+        for name in named {
+            let confirm = fcnsweep_search::adaptive::confirm_name(name);
+            if !named.contains(&confirm) && store.find_sweep(&confirm)?.is_some() {
+                names.push(confirm);
+            }
+        }
+        return Ok(names);
     }
     Ok(store.list_sweeps()?.into_iter().map(|s| s.name).collect())
 }

@@ -27,9 +27,9 @@ use crate::plan::{self, plan_hash, Comparison, ExistingSweep};
 use crate::recovery::{self, RunningTrial, Verdict};
 use crate::{
     finite, json_column, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord,
-    ExternalTrial, RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig,
-    SweepListing, SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
-    SCHEMA_VERSION,
+    ExternalTrial, ProposalOutcome, ProposalRequest, RegisterOptions, Registered, StatusCounts,
+    Store, StoreError, StoredConfig, SweepListing, SweepPlan, SweepRecord, TrialId, TrialOutcome,
+    TrialRecord, TrialStatus, Worker, SCHEMA_VERSION,
 };
 
 /// How long a broken connection is retried before the operation fails, unless
@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 
 /// The key of the advisory lock that serializes schema changes and registrations ("FCNS").
@@ -276,6 +277,37 @@ impl PostgresStore {
 
     fn db(&self) -> String {
         self.target.describe()
+    }
+
+    /// The epochs of the sweep's current trials that match `filter` (a condition on `t` and
+    /// `e` with its ORDER BY; `$1` is the sweep id).
+    fn epoch_rows(
+        &mut self,
+        filter: &str,
+        args: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<EpochRecord>, StoreError> {
+        let sql = format!(
+            "SELECT e.trial_id, t.seed, e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
+             FROM epochs e JOIN sweep_trials t ON t.id = e.trial_id
+             WHERE t.sweep_id = $1 AND {filter}"
+        );
+        let rows = self.run(|c| Ok(c.query(&sql, args)?))?;
+        Ok(rows
+            .iter()
+            .map(|r| EpochRecord {
+                trial_id: r.get(0),
+                seed: r.get::<_, i64>(1) as u64,
+                metrics: EpochMetrics {
+                    epoch: r.get::<_, i64>(2) as usize,
+                    train_loss: r.get::<_, Option<f64>>(3).unwrap_or(f64::NAN),
+                    train_acc: r.get(4),
+                    val_loss: r.get(5),
+                    val_acc: r.get(6),
+                    seconds: r.get(7),
+                    eval_seconds: f64::NAN,
+                },
+            })
+            .collect())
     }
 
     /// Maps a client error that is not a broken connection.
@@ -572,7 +604,7 @@ fn existing_sweep(
     let id: i64 = row.get(0);
     let configs = c
         .query(
-            "SELECT config_hash FROM sweep_configs WHERE sweep_id = $1",
+            "SELECT config_hash FROM sweep_configs WHERE sweep_id = $1 AND proposal IS NULL",
             &[&id],
         )?
         .iter()
@@ -589,6 +621,19 @@ fn existing_sweep(
         configs,
         seeds,
     }))
+}
+
+/// Inserts a pending trial for every (configuration, seed) of the sweep that has none.
+fn ensure_trials(tx: &mut Transaction<'_>, sweep_id: i64) -> Result<u64, postgres::Error> {
+    tx.execute(
+        "INSERT INTO trials (config_hash, seed, status)
+         SELECT sc.config_hash, ss.seed, 'pending'
+         FROM sweep_configs sc JOIN sweep_seeds ss ON ss.sweep_id = sc.sweep_id
+         WHERE sc.sweep_id = $1
+         ORDER BY sc.position, ss.seed
+         ON CONFLICT DO NOTHING",
+        &[&sweep_id],
+    )
 }
 
 /// Inserts an epoch row unless it is there; returns how many rows it inserted (0 or 1).
@@ -706,20 +751,17 @@ impl Store for PostgresStore {
             if options.no_reuse {
                 tx.execute(
                     "UPDATE trials SET superseded = 1
-                     WHERE superseded = 0 AND status IN ('done', 'diverged', 'failed')
+                     WHERE superseded = 0 AND status IN ('done', 'diverged', 'failed', 'pruned')
                        AND id IN (SELECT id FROM sweep_trials WHERE sweep_id = $1)",
                     &[&sweep_id],
                 )?;
+                // An adaptive search starts over: its proposals go (their trials stay, superseded).
+                tx.execute(
+                    "DELETE FROM sweep_configs WHERE sweep_id = $1 AND proposal IS NOT NULL",
+                    &[&sweep_id],
+                )?;
             }
-            tx.execute(
-                "INSERT INTO trials (config_hash, seed, status)
-                 SELECT sc.config_hash, ss.seed, 'pending'
-                 FROM sweep_configs sc JOIN sweep_seeds ss ON ss.sweep_id = sc.sweep_id
-                 WHERE sc.sweep_id = $1
-                 ORDER BY sc.position, ss.seed
-                 ON CONFLICT DO NOTHING",
-                &[&sweep_id],
-            )?;
+            ensure_trials(&mut tx, sweep_id)?;
             tx.commit()?;
             Ok(outcome.clone())
         })
@@ -752,7 +794,8 @@ impl Store for PostgresStore {
             };
             let id: i64 = row.get(0);
             let configs = c.query(
-                "SELECT sc.config_hash, c.params, sc.baseline, sc.sources FROM sweep_configs sc
+                "SELECT sc.config_hash, c.params, sc.baseline, sc.sources, sc.proposal
+                 FROM sweep_configs sc
                  JOIN configs c ON c.hash = sc.config_hash
                  WHERE sc.sweep_id = $1 ORDER BY sc.position",
                 &[&id],
@@ -783,6 +826,7 @@ impl Store for PostgresStore {
                     run: run_config(&db, r.get(1))?,
                     baseline: r.get::<_, i64>(2) != 0,
                     sources: json_column(&db, "configuration sources", r.get(3))?,
+                    proposal: r.get::<_, Option<i64>>(4).map(|n| n as usize),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1056,6 +1100,7 @@ impl Store for PostgresStore {
             TrialOutcome::Finished(r) if r.diverged => "diverged",
             TrialOutcome::Finished(_) => "done",
             TrialOutcome::Failed(_) => "failed",
+            TrialOutcome::Pruned { .. } => "pruned",
         };
         self.run(|c| {
             let mut tx = c.transaction()?;
@@ -1091,6 +1136,25 @@ impl Store for PostgresStore {
                          WHERE id = $1 AND worker = $2 AND status = 'running'"
                     ),
                     &[&trial, &worker.id, msg],
+                )?,
+                TrialOutcome::Pruned { last, seconds } => tx.execute(
+                    &format!(
+                        "UPDATE trials SET status = 'pruned', finished_at = {NOW}, heartbeat_at = {NOW},
+                            epochs_done = $3, test_loss = NULL, test_acc = NULL, final_train_loss = $4,
+                            final_val_loss = $5, final_val_acc = $6, seconds = $7, error = NULL,
+                            checkpoint_epoch = NULL, checkpoint_sha256 = NULL,
+                            stalled_deaths = 0, deaths = NULL
+                         WHERE id = $1 AND worker = $2 AND status = 'running'"
+                    ),
+                    &[
+                        &trial,
+                        &worker.id,
+                        &(last.epoch as i64),
+                        &finite(last.train_loss),
+                        &last.val_loss.and_then(finite),
+                        &last.val_acc,
+                        seconds,
+                    ],
                 )?,
             };
             if owned == 0 {
@@ -1180,14 +1244,7 @@ impl Store for PostgresStore {
         })?;
         let mut counts = StatusCounts::default();
         for r in rows {
-            let n = r.get::<_, i64>(1) as usize;
-            match status(&db, r.get(0))? {
-                TrialStatus::Pending => counts.pending = n,
-                TrialStatus::Running => counts.running = n,
-                TrialStatus::Done => counts.done = n,
-                TrialStatus::Failed => counts.failed = n,
-                TrialStatus::Diverged => counts.diverged = n,
-            }
+            counts.add(status(&db, r.get(0))?, r.get::<_, i64>(1) as usize);
         }
         Ok(counts)
     }
@@ -1219,31 +1276,62 @@ impl Store for PostgresStore {
     }
 
     fn epochs(&mut self, sweep_id: i64, config_hash: &str) -> Result<Vec<EpochRecord>, StoreError> {
-        let rows = self.run(|c| {
-            Ok(c.query(
-                "SELECT e.trial_id, t.seed, e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
-                 FROM epochs e JOIN sweep_trials t ON t.id = e.trial_id
-                 WHERE t.sweep_id = $1 AND t.config_hash = $2 AND t.status IN ('done', 'diverged')
-                 ORDER BY t.seed, e.epoch",
-                &[&sweep_id, &config_hash],
-            )?)
-        })?;
-        Ok(rows
-            .iter()
-            .map(|r| EpochRecord {
-                trial_id: r.get(0),
-                seed: r.get::<_, i64>(1) as u64,
-                metrics: EpochMetrics {
-                    epoch: r.get::<_, i64>(2) as usize,
-                    train_loss: r.get::<_, Option<f64>>(3).unwrap_or(f64::NAN),
-                    train_acc: r.get(4),
-                    val_loss: r.get(5),
-                    val_acc: r.get(6),
-                    seconds: r.get(7),
-                    eval_seconds: f64::NAN,
-                },
-            })
-            .collect())
+        self.epoch_rows(
+            "t.config_hash = $2 AND t.status IN ('done', 'diverged') ORDER BY t.seed, e.epoch",
+            &[&sweep_id, &config_hash],
+        )
+    }
+
+    fn sweep_epochs(&mut self, sweep_id: i64) -> Result<Vec<EpochRecord>, StoreError> {
+        self.epoch_rows("true ORDER BY e.trial_id, e.epoch", &[&sweep_id])
+    }
+
+    fn propose(
+        &mut self,
+        sweep_id: i64,
+        _worker: &Worker,
+        request: &ProposalRequest,
+    ) -> Result<ProposalOutcome, StoreError> {
+        let db = self.db();
+        let types = self.column_types.clone();
+        self.run(|c| {
+            let mut tx = c.transaction()?;
+            // The lock registration takes: proposals of one sweep, from any number of
+            // workers, are counted and stored one at a time.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+            let row = tx.query_one(
+                "SELECT (SELECT count(*) FROM sweep_configs WHERE sweep_id = $1 AND proposal IS NOT NULL),
+                        EXISTS (SELECT 1 FROM sweep_configs WHERE sweep_id = $1 AND config_hash = $2),
+                        (SELECT dataset FROM sweeps WHERE id = $1)",
+                &[&sweep_id, &request.config.hash],
+            )?;
+            let proposals = row.get::<_, i64>(0) as usize;
+            if proposals >= request.budget {
+                return Ok(ProposalOutcome::BudgetSpent);
+            }
+            if proposals != request.number || row.get::<_, bool>(1) {
+                return Ok(ProposalOutcome::Conflict);
+            }
+            let dataset = DatasetName::parse(row.get::<_, &str>(2))
+                .map_err(|e| corrupt(&db, e.to_string()))?;
+            let pc = &request.config;
+            insert_config(&mut tx, &types, dataset, &pc.hash, &pc.run)?;
+            tx.execute(
+                "INSERT INTO sweep_configs (sweep_id, config_hash, position, baseline, sources, proposal)
+                 VALUES ($1, $2, (SELECT coalesce(max(position) + 1, 0) FROM sweep_configs WHERE sweep_id = $1),
+                         $3, $4, $5)",
+                &[
+                    &sweep_id,
+                    &pc.hash,
+                    &(pc.baseline as i64),
+                    &serde_json::to_string(&[&request.block]).expect("strings serialize"),
+                    &(request.number as i64),
+                ],
+            )?;
+            ensure_trials(&mut tx, sweep_id)?;
+            tx.commit()?;
+            Ok(ProposalOutcome::Stored)
+        })
     }
 
     fn store_copied_trial(
@@ -1265,7 +1353,7 @@ impl Store for PostgresStore {
             };
             let id: i64 = row.get(0);
             let st = status(&db, row.get(1))?;
-            if st.is_finished() || st == TrialStatus::Running {
+            if st.is_finished() || matches!(st, TrialStatus::Running | TrialStatus::Pruned) {
                 return Ok(false);
             }
             tx.execute("DELETE FROM epochs WHERE trial_id = $1", &[&id])?;

@@ -18,9 +18,9 @@ use crate::plan::{self, plan_hash, ExistingSweep};
 use crate::recovery::{self, RunningTrial, Verdict};
 use crate::{
     finite, json_column, BaselineRecord, CheckpointRef, ClaimOptions, ClaimedTrial, EpochRecord,
-    ExternalTrial, RegisterOptions, Registered, StatusCounts, Store, StoreError, StoredConfig,
-    SweepListing, SweepPlan, SweepRecord, TrialId, TrialOutcome, TrialRecord, TrialStatus, Worker,
-    DEFAULT_DB, SCHEMA_VERSION,
+    ExternalTrial, ProposalOutcome, ProposalRequest, RegisterOptions, Registered, StatusCounts,
+    Store, StoreError, StoredConfig, SweepListing, SweepPlan, SweepRecord, TrialId, TrialOutcome,
+    TrialRecord, TrialStatus, Worker, DEFAULT_DB, SCHEMA_VERSION,
 };
 /// `PRAGMA application_id` of fcnsweep databases ("FCNS").
 const APPLICATION_ID: i32 = 0x4643_4e53;
@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 
 /// Unix time in seconds.
@@ -312,6 +313,43 @@ impl SqliteStore {
             .map_err(|e| map_err(&path, e))
     }
 
+    /// The epochs of the sweep's current trials that match `filter` (a condition on `t` and
+    /// `e` with its ORDER BY; `?1` is the sweep id).
+    fn epoch_rows(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<EpochRecord>, StoreError> {
+        let path = self.path.clone();
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT e.trial_id, t.seed, e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
+                 FROM epochs e JOIN sweep_trials t ON t.id = e.trial_id
+                 WHERE t.sweep_id = ?1 AND {filter}"
+            ))
+            .map_err(|e| map_err(&path, e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok(EpochRecord {
+                    trial_id: r.get(0)?,
+                    seed: r.get::<_, i64>(1)? as u64,
+                    metrics: EpochMetrics {
+                        epoch: r.get::<_, i64>(2)? as usize,
+                        train_loss: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
+                        train_acc: r.get(4)?,
+                        val_loss: r.get(5)?,
+                        val_acc: r.get(6)?,
+                        seconds: r.get(7)?,
+                        eval_seconds: f64::NAN,
+                    },
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| map_err(&path, e))?;
+        Ok(rows)
+    }
+
     fn sweep_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row("SELECT id FROM sweeps WHERE name = ?1", [name], |r| {
@@ -416,7 +454,7 @@ fn compare_plan(
         return Ok(None);
     };
     let configs = conn
-        .prepare("SELECT config_hash FROM sweep_configs WHERE sweep_id = ?1")
+        .prepare("SELECT config_hash FROM sweep_configs WHERE sweep_id = ?1 AND proposal IS NULL")
         .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
         .map_err(err)?;
     let seeds = conn
@@ -521,7 +559,7 @@ impl Store for SqliteStore {
             return Ok(false);
         };
         let st = status(&path, &st)?;
-        if st.is_finished() || st == TrialStatus::Running {
+        if st.is_finished() || matches!(st, TrialStatus::Running | TrialStatus::Pruned) {
             return Ok(false);
         }
         tx.execute("DELETE FROM epochs WHERE trial_id = ?1", [id])
@@ -633,8 +671,14 @@ impl Store for SqliteStore {
             // Keep the old trials for history; fresh pending ones replace them below.
             tx.execute(
                 "UPDATE trials SET superseded = 1
-                 WHERE superseded = 0 AND status IN ('done', 'diverged', 'failed')
+                 WHERE superseded = 0 AND status IN ('done', 'diverged', 'failed', 'pruned')
                    AND id IN (SELECT id FROM sweep_trials WHERE sweep_id = ?1)",
+                [sweep_id],
+            )
+            .map_err(err)?;
+            // An adaptive search starts over: its proposals go (their trials stay, superseded).
+            tx.execute(
+                "DELETE FROM sweep_configs WHERE sweep_id = ?1 AND proposal IS NOT NULL",
                 [sweep_id],
             )
             .map_err(err)?;
@@ -672,22 +716,27 @@ impl Store for SqliteStore {
             db: path.display().to_string(),
             detail: e.to_string(),
         })?;
-        let rows: Vec<(String, String, bool, String)> = self
+        type Row = (String, String, bool, String, Option<i64>);
+        let rows: Vec<Row> = self
             .conn
             .prepare(
-                "SELECT sc.config_hash, c.params, sc.baseline, sc.sources FROM sweep_configs sc
+                "SELECT sc.config_hash, c.params, sc.baseline, sc.sources, sc.proposal
+                 FROM sweep_configs sc
                  JOIN configs c ON c.hash = sc.config_hash
                  WHERE sc.sweep_id = ?1 ORDER BY sc.position",
             )
             .and_then(|mut s| {
-                s.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                    .collect()
+                s.query_map([id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect()
             })
             .map_err(err)?;
         let configs = rows
             .into_iter()
-            .map(|(hash, params, baseline, sources)| {
+            .map(|(hash, params, baseline, sources, proposal)| {
                 Ok(StoredConfig {
+                    proposal: proposal.map(|n| n as usize),
                     hash,
                     run: run_config(&path, &params)?,
                     baseline,
@@ -987,6 +1036,24 @@ impl Store for SqliteStore {
                  WHERE id = ?1 AND worker = ?2 AND status = 'running'",
                 params![trial, worker.id, t, msg],
             ),
+            TrialOutcome::Pruned { last, seconds } => tx.execute(
+                "UPDATE trials SET status = 'pruned', finished_at = ?3, heartbeat_at = ?3,
+                        epochs_done = ?4, test_loss = NULL, test_acc = NULL, final_train_loss = ?5,
+                        final_val_loss = ?6, final_val_acc = ?7, seconds = ?8, error = NULL,
+                        checkpoint_epoch = NULL, checkpoint_sha256 = NULL, stalled_deaths = 0,
+                        deaths = NULL
+                 WHERE id = ?1 AND worker = ?2 AND status = 'running'",
+                params![
+                    trial,
+                    worker.id,
+                    t,
+                    last.epoch as i64,
+                    finite(last.train_loss),
+                    last.val_loss.and_then(finite),
+                    last.val_acc,
+                    seconds
+                ],
+            ),
         }
         .map_err(err)?;
         if owned == 0 {
@@ -1075,14 +1142,7 @@ impl Store for SqliteStore {
             .map_err(|e| map_err(&path, e))?;
         let mut c = StatusCounts::default();
         for (s, n) in rows {
-            let n = n as usize;
-            match status(&path, &s)? {
-                TrialStatus::Pending => c.pending = n,
-                TrialStatus::Running => c.running = n,
-                TrialStatus::Done => c.done = n,
-                TrialStatus::Failed => c.failed = n,
-                TrialStatus::Diverged => c.diverged = n,
-            }
+            c.add(status(&path, &s)?, n as usize);
         }
         Ok(c)
     }
@@ -1157,35 +1217,62 @@ impl Store for SqliteStore {
     }
 
     fn epochs(&mut self, sweep_id: i64, config_hash: &str) -> Result<Vec<EpochRecord>, StoreError> {
+        self.epoch_rows(
+            "t.config_hash = ?2 AND t.status IN ('done', 'diverged') ORDER BY t.seed, e.epoch",
+            params![sweep_id, config_hash],
+        )
+    }
+
+    fn sweep_epochs(&mut self, sweep_id: i64) -> Result<Vec<EpochRecord>, StoreError> {
+        self.epoch_rows("1 ORDER BY e.trial_id, e.epoch", params![sweep_id])
+    }
+
+    fn propose(
+        &mut self,
+        sweep_id: i64,
+        _worker: &Worker,
+        request: &ProposalRequest,
+    ) -> Result<ProposalOutcome, StoreError> {
         let path = self.path.clone();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT e.trial_id, t.seed, e.epoch, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.seconds
-                 FROM epochs e JOIN sweep_trials t ON t.id = e.trial_id
-                 WHERE t.sweep_id = ?1 AND t.config_hash = ?2 AND t.status IN ('done', 'diverged')
-                 ORDER BY t.seed, e.epoch",
+        let err = |e| map_err(&path, e);
+        let tx = self.immediate()?;
+        let (proposals, exists, dataset): (i64, bool, String) = tx
+            .query_row(
+                "SELECT (SELECT count(*) FROM sweep_configs WHERE sweep_id = ?1 AND proposal IS NOT NULL),
+                        EXISTS (SELECT 1 FROM sweep_configs WHERE sweep_id = ?1 AND config_hash = ?2),
+                        (SELECT dataset FROM sweeps WHERE id = ?1)",
+                params![sweep_id, request.config.hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .map_err(|e| map_err(&path, e))?;
-        let rows = stmt
-            .query_map(params![sweep_id, config_hash], |r| {
-                Ok(EpochRecord {
-                    trial_id: r.get(0)?,
-                    seed: r.get::<_, i64>(1)? as u64,
-                    metrics: EpochMetrics {
-                        epoch: r.get::<_, i64>(2)? as usize,
-                        train_loss: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
-                        train_acc: r.get(4)?,
-                        val_loss: r.get(5)?,
-                        val_acc: r.get(6)?,
-                        seconds: r.get(7)?,
-                        eval_seconds: f64::NAN,
-                    },
-                })
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| map_err(&path, e))?;
-        Ok(rows)
+            .map_err(err)?;
+        if proposals as usize >= request.budget {
+            return Ok(ProposalOutcome::BudgetSpent);
+        }
+        if proposals as usize != request.number || exists {
+            return Ok(ProposalOutcome::Conflict);
+        }
+        let dataset = DatasetName::parse(&dataset).map_err(|e| StoreError::Corrupt {
+            db: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let c = &request.config;
+        insert_config(&tx, dataset, &c.hash, &c.run).map_err(err)?;
+        tx.execute(
+            "INSERT INTO sweep_configs (sweep_id, config_hash, position, baseline, sources, proposal)
+             VALUES (?1, ?2, (SELECT coalesce(max(position) + 1, 0) FROM sweep_configs WHERE sweep_id = ?1),
+                     ?3, ?4, ?5)",
+            params![
+                sweep_id,
+                c.hash,
+                c.baseline,
+                serde_json::to_string(&[&request.block]).expect("strings serialize"),
+                request.number as i64
+            ],
+        )
+        .map_err(err)?;
+        ensure_trials(&tx, sweep_id).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(ProposalOutcome::Stored)
     }
 
     /// Stores (or replaces) a classical baseline's result for its dataset and split.

@@ -1,0 +1,678 @@
+//! Adaptive search over a stored sweep: what the `tpe` block proposes next, whether the
+//! `prune` settings stop a running trial, and the `confirm` stage that re-runs the best
+//! configurations with more seeds. Every decision is taken from what the store holds (the
+//! sweep's trials and their epochs), so it holds across processes and machines; the
+//! algorithms themselves are the pure functions of [`fcnsweep_tune`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use fcnsweep_tune::prune::{Curve, CurveState, Pruner};
+use fcnsweep_tune::tpe::{Domain, Observation, Tpe, TrialState};
+use fcnsweep_tune::Goal;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::axes::{Axis, AxisValue};
+use crate::error::SpecError;
+use crate::expand::{configure, round_in};
+use crate::spec::{Confirm, Distribution, Objective, SweepSpec, TpeBlock};
+use crate::store::{EpochRecord, PlannedConfig, SweepPlan, SweepRecord, TrialRecord, TrialStatus};
+
+/// Proposals tried before a search whose every candidate is already in the sweep counts as
+/// exhausted (a small discrete space fully explored).
+const DUPLICATE_TRIES: usize = 200;
+
+/// What a sweep's workers need to search adaptively: its spec (to build proposals), what it
+/// optimizes, its pruner and its adaptive block.
+#[derive(Debug, Clone)]
+pub struct Strategy {
+    /// The parsed spec the sweep was registered with.
+    pub spec: SweepSpec,
+}
+
+/// The stored state of a sweep that decisions are taken from, read in three queries.
+#[derive(Debug, Clone)]
+pub struct History<'a> {
+    /// The sweep with its configurations.
+    pub sweep: &'a SweepRecord,
+    /// Its current trials, in configuration then seed order: a trial's index is its number.
+    pub trials: &'a [TrialRecord],
+    /// Every stored epoch of those trials.
+    pub epochs: &'a [EpochRecord],
+}
+
+impl History<'_> {
+    /// Number of configurations adaptive blocks proposed so far.
+    pub fn proposals(&self) -> usize {
+        self.sweep
+            .configs
+            .iter()
+            .filter(|c| c.proposal.is_some())
+            .count()
+    }
+
+    /// Each trial's metric by epoch.
+    fn curves(&self, objective: Objective) -> HashMap<i64, Vec<(usize, f64)>> {
+        let mut curves: HashMap<i64, Vec<(usize, f64)>> = HashMap::new();
+        for e in self.epochs {
+            let value = objective.metric.of_epoch(&e.metrics).unwrap_or(f64::NAN);
+            curves
+                .entry(e.trial_id)
+                .or_default()
+                .push((e.metrics.epoch, value));
+        }
+        curves
+    }
+}
+
+impl Strategy {
+    /// The strategy of `spec`, or `None` when the sweep neither prunes, proposes nor
+    /// confirms (a fixed plan run to the end).
+    pub fn of(spec: &SweepSpec) -> Option<Self> {
+        (spec.prune.is_some() || spec.adaptive().is_some() || spec.confirm.is_some())
+            .then(|| Self { spec: spec.clone() })
+    }
+
+    /// What the search optimizes.
+    pub fn objective(&self) -> Objective {
+        self.spec.objective
+    }
+
+    /// The adaptive block, its source name (`search[1].tpe`) and its budget.
+    pub fn adaptive(&self) -> Option<(String, &TpeBlock)> {
+        self.spec
+            .adaptive()
+            .map(|(i, block)| (format!("search[{i}].tpe"), block))
+    }
+
+    /// Whether the running trial `trial` (its newest epoch already stored) stops now.
+    pub fn should_prune(&self, trial: i64, history: &History<'_>) -> bool {
+        let Some(pruner) = &self.spec.prune else {
+            return false;
+        };
+        let objective = self.objective();
+        let mut curves = history.curves(objective);
+        let mut current = None;
+        let mut others = Vec::new();
+        for (number, t) in history.trials.iter().enumerate() {
+            let state = match t.status {
+                TrialStatus::Done | TrialStatus::Diverged => CurveState::Complete,
+                TrialStatus::Pruned => CurveState::Pruned,
+                TrialStatus::Failed => CurveState::Failed,
+                // Pending trials with epochs hold a checkpoint's part of a run.
+                TrialStatus::Running | TrialStatus::Pending => CurveState::Running,
+            };
+            let curve = Curve {
+                number,
+                state,
+                values: curves.remove(&t.id).unwrap_or_default(),
+            };
+            if t.id == trial {
+                current = Some(curve);
+            } else {
+                others.push(curve);
+            }
+        }
+        let Some(current) = current else {
+            return false;
+        };
+        pruner.should_prune(&current, &others, objective.goal, &history.sweep.name)
+    }
+
+    /// The next configuration of the adaptive block, from the history; `None` when the
+    /// block has no budget left or every candidate is already in the sweep.
+    pub fn propose(&self, history: &History<'_>) -> Result<Option<PlannedConfig>, SpecError> {
+        let Some((source, block)) = self.adaptive() else {
+            return Ok(None);
+        };
+        let number = history.proposals();
+        if number >= block.trials {
+            return Ok(None);
+        }
+        let objective = self.objective();
+        let mut observations = observations(block, history, objective);
+        if let Some(Pruner::Hyperband(h)) = &self.spec.prune {
+            // As Optuna does: TPE learns only from the trials of the new trial's bracket.
+            let next = history.trials.len();
+            let bracket = fcnsweep_tune::prune::hyperband_bracket(h, &history.sweep.name, next);
+            observations.retain(|o| {
+                fcnsweep_tune::prune::hyperband_bracket(h, &history.sweep.name, o.number) == bracket
+            });
+        }
+        let tpe = Tpe::new(&observations, objective.goal, &block.options);
+        let taken: BTreeSet<&str> = history
+            .sweep
+            .configs
+            .iter()
+            .map(|c| c.hash.as_str())
+            .collect();
+        // One generator per proposal, seeded by the block's seed and the proposal's number,
+        // so the same history always gives the same proposal.
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            block.seed ^ (number as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let mut invalid = None;
+        for _ in 0..DUPLICATE_TRIES {
+            let sample = suggest(block, &tpe, &mut rng);
+            // A combination the model refuses (Nesterov without momentum) is drawn again,
+            // as a configuration already in the sweep is.
+            match configure(&self.spec, &source, sample) {
+                Ok(config) if !taken.contains(config.hash.as_str()) => return Ok(Some(config)),
+                Ok(_) => {}
+                Err(e) => invalid = Some(e),
+            }
+        }
+        if let Some(e) = invalid {
+            return Err(e);
+        }
+        tracing::warn!(
+            proposals = number,
+            "every candidate TPE drew is already in the sweep; the search space looks exhausted"
+        );
+        Ok(None)
+    }
+
+    /// The confirmation sweep once the search is over (every proposal made and no trial
+    /// left to run), with the YAML text it is registered with; `None` before, or without
+    /// `confirm`.
+    pub fn confirmation(
+        &self,
+        history: &History<'_>,
+    ) -> Result<Option<(SweepSpec, String, SweepPlan)>, SpecError> {
+        let Some(confirm) = self.spec.confirm else {
+            return Ok(None);
+        };
+        let open = history
+            .trials
+            .iter()
+            .any(|t| matches!(t.status, TrialStatus::Pending | TrialStatus::Running));
+        let budget_left = self
+            .adaptive()
+            .is_some_and(|(_, b)| history.proposals() < b.trials);
+        if open || budget_left {
+            return Ok(None);
+        }
+        let best = best_configs(history, self.objective(), confirm.top);
+        if best.is_empty() {
+            return Ok(None);
+        }
+        let text = confirmation_yaml(&self.spec, history.sweep, &best, confirm);
+        let origin = format!(
+            "{} (confirmation of {})",
+            confirm_name(&self.spec.name),
+            self.spec.name
+        );
+        let spec = crate::parse::parse_spec(&text, &origin)?;
+        let mut plan = crate::expand::expand(&spec)?;
+        // The search's best is the reference row: every other is compared with it (Welch).
+        for c in &mut plan.configs {
+            c.baseline = c.hash == best[0];
+        }
+        Ok(Some((spec, text, plan)))
+    }
+}
+
+/// The name of the confirmation sweep of the sweep `name`.
+pub fn confirm_name(name: &str) -> String {
+    format!("{name}.confirm")
+}
+
+/// The `top` configurations with the best mean objective over their finished trials, best
+/// first (ties: earlier first).
+pub fn best_configs(history: &History<'_>, objective: Objective, top: usize) -> Vec<String> {
+    let mut sums: BTreeMap<&str, (f64, usize, usize)> = BTreeMap::new();
+    for (i, t) in history.trials.iter().enumerate() {
+        if t.status != TrialStatus::Done {
+            continue;
+        }
+        let Some(v) = objective.metric.of_trial(t).filter(|v| v.is_finite()) else {
+            continue;
+        };
+        let e = sums.entry(&t.config_hash).or_insert((0.0, 0, i));
+        e.0 += v;
+        e.1 += 1;
+    }
+    let mut ranked: Vec<(&str, f64, usize)> = sums
+        .into_iter()
+        .map(|(h, (sum, n, first))| (h, sum / n as f64, first))
+        .collect();
+    ranked.sort_by(|a, b| {
+        let order = match objective.goal {
+            Goal::Maximize => b.1.total_cmp(&a.1),
+            Goal::Minimize => a.1.total_cmp(&b.1),
+        };
+        order.then(a.2.cmp(&b.2))
+    });
+    ranked
+        .into_iter()
+        .take(top)
+        .map(|(h, _, _)| h.to_string())
+        .collect()
+}
+
+/// The confirmation sweep's document: the chosen configurations as a `list`, every axis
+/// spelled out, trained with the search's seed and the next ones.
+fn confirmation_yaml(
+    spec: &SweepSpec,
+    sweep: &SweepRecord,
+    best: &[String],
+    confirm: Confirm,
+) -> String {
+    let first = sweep.seeds.first().copied().unwrap_or(0);
+    let seeds: Vec<String> = (0..confirm.seeds as u64)
+        .map(|i| (first + i).to_string())
+        .collect();
+    let mut text = format!(
+        "# The {} best configurations of sweep {}, re-run with {} seeds (written by fcnsweep).\nname: {}\ndataset: {}\nseeds: [{}]\ninclude_base: false\nsearch:\n  - list:\n",
+        best.len(),
+        spec.name,
+        confirm.seeds,
+        confirm_name(&spec.name),
+        spec.dataset,
+        seeds.join(", ")
+    );
+    for hash in best {
+        let Some(c) = sweep.configs.iter().find(|c| &c.hash == hash) else {
+            continue;
+        };
+        let settings: Vec<String> = Axis::all()
+            .filter(|a| a.applies(&c.run))
+            .map(|a| format!("{a}: {}", a.get(&c.run)))
+            .collect();
+        text.push_str(&format!("      - {{{}}}\n", settings.join(", ")));
+    }
+    text
+}
+
+/// The observations TPE learns from: every trial of the sweep with a known state, its
+/// parameters read back from its stored configuration.
+fn observations(block: &TpeBlock, history: &History<'_>, objective: Objective) -> Vec<Observation> {
+    let runs: HashMap<&str, &fcnsweep_model::RunConfig> = history
+        .sweep
+        .configs
+        .iter()
+        .map(|c| (c.hash.as_str(), &c.run))
+        .collect();
+    let mut curves = history.curves(objective);
+    let mut out = Vec::new();
+    for (number, t) in history.trials.iter().enumerate() {
+        let state = match t.status {
+            TrialStatus::Done | TrialStatus::Diverged => {
+                match objective.metric.of_trial(t).filter(|v| v.is_finite()) {
+                    Some(value) => TrialState::Complete { value },
+                    // As Optuna: an objective that is not a number fails the trial.
+                    None => continue,
+                }
+            }
+            TrialStatus::Pruned => TrialState::Pruned {
+                steps: curves.remove(&t.id).unwrap_or_default(),
+            },
+            TrialStatus::Running => TrialState::Running,
+            TrialStatus::Pending | TrialStatus::Failed => continue,
+        };
+        let Some(run) = runs.get(t.config_hash.as_str()) else {
+            continue;
+        };
+        out.push(Observation {
+            number,
+            params: params_of(block, run),
+            state,
+        });
+    }
+    out
+}
+
+/// The parameter name TPE knows the depth of `hidden` by.
+const DEPTH: &str = "hidden.depth";
+
+/// The parameter name of the width of hidden layer `i`.
+fn width_name(i: usize) -> String {
+    format!("hidden.width{i}")
+}
+
+/// The domain TPE models an axis's distribution in (layers: see [`DEPTH`], [`width_name`]).
+fn domain(dist: &Distribution) -> Domain {
+    match dist {
+        Distribution::Uniform { lo, hi } => Domain::Float {
+            low: *lo,
+            high: *hi,
+            log: false,
+        },
+        Distribution::LogUniform { lo, hi } => Domain::Float {
+            low: *lo,
+            high: *hi,
+            log: true,
+        },
+        Distribution::IntUniform { lo, hi } => Domain::Int {
+            low: *lo as i64,
+            high: *hi as i64,
+            log: false,
+        },
+        Distribution::Choice(values) => Domain::Categorical {
+            choices: values.len(),
+        },
+        Distribution::Layers { depth, .. } => Domain::Int {
+            low: depth.0 as i64,
+            high: depth.1 as i64,
+            log: false,
+        },
+    }
+}
+
+/// The block's parameters of a stored configuration, in TPE's representation; an axis the
+/// configuration does not use (momentum under Adam) is absent, as Optuna leaves out a
+/// parameter a trial never suggested.
+fn params_of(block: &TpeBlock, run: &fcnsweep_model::RunConfig) -> BTreeMap<String, f64> {
+    let mut params = BTreeMap::new();
+    for (axis, dist) in &block.params {
+        if !axis.applies(run) {
+            continue;
+        }
+        let value = axis.get(run);
+        match (dist, &value) {
+            (Distribution::Layers { .. }, AxisValue::Layers(widths)) => {
+                params.insert(DEPTH.to_string(), widths.len() as f64);
+                for (i, w) in widths.iter().enumerate() {
+                    params.insert(width_name(i), *w as f64);
+                }
+            }
+            (Distribution::Choice(values), v) => {
+                if let Some(i) = values.iter().position(|x| x == v) {
+                    params.insert(axis.name().to_string(), i as f64);
+                }
+            }
+            (_, AxisValue::Float(x)) => {
+                params.insert(axis.name().to_string(), *x);
+            }
+            (_, AxisValue::Count(n)) | (_, AxisValue::Subset(Some(n))) => {
+                params.insert(axis.name().to_string(), *n as f64);
+            }
+            (_, AxisValue::Seed(n)) => {
+                params.insert(axis.name().to_string(), *n as f64);
+            }
+            _ => {}
+        }
+    }
+    params
+}
+
+/// One proposal's axis values: each param suggested in sorted axis order (as `random`
+/// draws them), the widths of `hidden` after its depth.
+fn suggest(block: &TpeBlock, tpe: &Tpe<'_>, rng: &mut ChaCha8Rng) -> Vec<(Axis, AxisValue)> {
+    let mut params: Vec<_> = block.params.iter().collect();
+    params.sort_by_key(|(axis, _)| axis.name());
+    params
+        .into_iter()
+        .map(|(axis, dist)| {
+            let value = match dist {
+                Distribution::Layers { width, .. } => {
+                    let depth = tpe.suggest(DEPTH, &domain(dist), rng) as usize;
+                    let wd = Domain::Int {
+                        low: width.0 as i64,
+                        high: width.1 as i64,
+                        log: true,
+                    };
+                    let mut widths: Vec<usize> = (0..depth)
+                        .map(|i| tpe.suggest(&width_name(i), &wd, rng) as usize)
+                        .collect();
+                    widths.sort_unstable_by(|a, b| b.cmp(a));
+                    AxisValue::Layers(widths)
+                }
+                Distribution::Choice(values) => {
+                    let i = tpe.suggest(axis.name(), &domain(dist), rng) as usize;
+                    values[i.min(values.len() - 1)].clone()
+                }
+                Distribution::Uniform { lo, hi } | Distribution::LogUniform { lo, hi } => {
+                    let x = tpe.suggest(axis.name(), &domain(dist), rng);
+                    AxisValue::Float(round_in(x, *lo, *hi))
+                }
+                Distribution::IntUniform { .. } => {
+                    let n = tpe.suggest(axis.name(), &domain(dist), rng) as u64;
+                    axis.int_value(n).expect("bounds checked when parsed")
+                }
+            };
+            (*axis, value)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_spec;
+    use crate::store::StoredConfig;
+    use fcnsweep_tune::prune::{HalvingOptions, HyperbandOptions, Pruner};
+
+    const SPEC: &str = "name: s\ndataset: fashion-mnist\nepochs: 4\ninclude_base: false\nprune: {method: asha, reduction_factor: 2}\nconfirm: {top: 2, seeds: 3}\nsearch:\n  - grid:\n      lr: [0.1]\n  - tpe:\n      trials: 6\n      seed: 5\n      n_startup_trials: 2\n      params:\n        lr: {log_uniform: [1.0e-4, 0.3]}\n        optimizer: {choice: [sgd, adam]}\n        momentum: {uniform: [0.0, 0.9]}\n        hidden: {layers: {depth: [1, 3], width: [8, 64]}}\n        epochs: {int_uniform: [2, 6]}\n";
+
+    fn strategy() -> Strategy {
+        Strategy::of(&parse_spec(SPEC, "s.yaml").unwrap()).unwrap()
+    }
+
+    /// A sweep record holding `configs`, the planned ones first.
+    fn sweep(configs: Vec<PlannedConfig>, proposals: usize) -> SweepRecord {
+        let planned = configs.len() - proposals;
+        SweepRecord {
+            id: 1,
+            name: "s".into(),
+            dataset: fcnsweep_data::DatasetName::FashionMnist,
+            spec: SPEC.into(),
+            created_at: 0.0,
+            configs: configs
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| StoredConfig {
+                    hash: c.hash,
+                    run: c.run,
+                    baseline: c.baseline,
+                    sources: c.sources,
+                    proposal: (i >= planned).then(|| i - planned),
+                })
+                .collect(),
+            seeds: vec![0],
+        }
+    }
+
+    fn trial(id: i64, c: &StoredConfig, status: TrialStatus, val: Option<f64>) -> TrialRecord {
+        TrialRecord {
+            id,
+            config_hash: c.hash.clone(),
+            seed: 0,
+            status,
+            worker: None,
+            epochs_done: 0,
+            test_acc: val,
+            test_loss: None,
+            final_val_acc: val,
+            final_val_loss: val.map(|v| 1.0 - v),
+            final_train_loss: None,
+            seconds: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_spec_reads_with_optunas_defaults() {
+        let spec = parse_spec(SPEC, "s.yaml").unwrap();
+        let (i, block) = spec.adaptive().unwrap();
+        assert_eq!((i, block.trials, block.seed), (1, 6, 5));
+        assert_eq!(block.options.n_startup_trials, 2);
+        assert_eq!(block.options.n_ei_candidates, 24);
+        assert!(block.options.constant_liar);
+        assert_eq!(spec.objective, Objective::default());
+        assert_eq!(
+            spec.prune,
+            Some(Pruner::SuccessiveHalving(HalvingOptions {
+                reduction_factor: 2,
+                ..HalvingOptions::default()
+            }))
+        );
+        assert_eq!(spec.confirm, Some(Confirm { top: 2, seeds: 3 }));
+        // Hyperband's largest resource defaults to the sweep's largest epochs (tpe: 6).
+        let hb = parse_spec(
+            &SPEC.replace("asha, reduction_factor: 2", "hyperband"),
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            hb.prune,
+            Some(Pruner::Hyperband(HyperbandOptions {
+                max_resource: Some(6),
+                ..HyperbandOptions::default()
+            }))
+        );
+        let loss = parse_spec(
+            &SPEC.replace("prune:", "metric: {name: val_loss}\nprune:"),
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(loss.objective.goal, Goal::Minimize);
+        // A planned sweep without adaptive keys has no strategy.
+        let plain = parse_spec("name: p\ndataset: mnist\n", "p.yaml").unwrap();
+        assert!(Strategy::of(&plain).is_none());
+    }
+
+    #[test]
+    fn proposals_are_deterministic_new_and_read_back_as_sampled() {
+        let s = strategy();
+        let planned = crate::expand::expand(&s.spec).unwrap().configs;
+        let mut configs = planned.clone();
+        let mut trials: Vec<TrialRecord> = Vec::new();
+        for n in 0..6 {
+            let rec = sweep(configs.clone(), n);
+            let history = History {
+                sweep: &rec,
+                trials: &trials,
+                epochs: &[],
+            };
+            let a = s.propose(&history).unwrap().expect("budget left");
+            let b = s.propose(&history).unwrap().unwrap();
+            assert_eq!(a, b, "the same history gives the same proposal");
+            assert!(
+                rec.configs.iter().all(|c| c.hash != a.hash),
+                "a new configuration"
+            );
+            assert_eq!(a.sources, ["search[1].tpe"]);
+            // Its parameters, read back from the stored configuration, are inside the space.
+            let (_, block) = s.adaptive().unwrap();
+            let p = params_of(block, &a.run);
+            assert!((1.0e-4..=0.3).contains(&p["lr"]));
+            assert!((1.0..=3.0).contains(&p[DEPTH]));
+            assert!((2.0..=6.0).contains(&p["epochs"]));
+            assert_eq!(
+                p.contains_key("momentum"),
+                a.run.optimizer.kind().name() == "sgd"
+            );
+            configs.push(a);
+            let c = &sweep(configs.clone(), n + 1).configs[configs.len() - 1];
+            trials.push(trial(
+                n as i64 + 10,
+                c,
+                TrialStatus::Done,
+                Some(0.5 + n as f64 / 100.0),
+            ));
+        }
+        let rec = sweep(configs, 6);
+        let history = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &[],
+        };
+        assert!(
+            s.propose(&history).unwrap().is_none(),
+            "the budget is spent"
+        );
+    }
+
+    #[test]
+    fn the_confirmation_reruns_the_best_with_the_same_hashes() {
+        let s = strategy();
+        let mut configs = crate::expand::expand(&s.spec).unwrap().configs;
+        let mut trials = Vec::new();
+        for n in 0..6 {
+            let rec = sweep(configs.clone(), n);
+            let history = History {
+                sweep: &rec,
+                trials: &trials,
+                epochs: &[],
+            };
+            configs.push(s.propose(&history).unwrap().unwrap());
+        }
+        let rec = sweep(configs, 6);
+        let values = [0.70, 0.91, 0.60, 0.88, 0.95, 0.40, 0.99];
+        for (i, c) in rec.configs.iter().enumerate() {
+            // The best value (0.99) belongs to a pruned trial: it does not count.
+            let status = if i == 6 {
+                TrialStatus::Pruned
+            } else {
+                TrialStatus::Done
+            };
+            trials.push(trial(i as i64, c, status, Some(values[i])));
+        }
+        trials[3].status = TrialStatus::Running;
+        let running = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &[],
+        };
+        assert!(
+            s.confirmation(&running).unwrap().is_none(),
+            "a trial still runs"
+        );
+        trials[3].status = TrialStatus::Done;
+        let history = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &[],
+        };
+        let (spec, text, plan) = s.confirmation(&history).unwrap().unwrap();
+        assert_eq!(spec.name, "s.confirm");
+        assert_eq!(plan.seeds, vec![0, 1, 2]);
+        let want = vec![rec.configs[4].hash.clone(), rec.configs[1].hash.clone()];
+        let got: Vec<String> = plan.configs.iter().map(|c| c.hash.clone()).collect();
+        assert_eq!(
+            got, want,
+            "the two best, best first, same identities:\n{text}"
+        );
+        assert!(plan.configs[0].baseline && !plan.configs[1].baseline);
+        assert!(
+            Strategy::of(&spec).is_none(),
+            "the confirmation neither prunes nor searches"
+        );
+    }
+
+    #[test]
+    fn asha_prunes_from_the_stored_curves() {
+        let s = strategy();
+        let configs = crate::expand::expand(&s.spec).unwrap().configs;
+        let rec = sweep(configs, 0);
+        let c = &rec.configs[0];
+        let epoch = |trial: i64, n: usize, acc: f64| EpochRecord {
+            trial_id: trial,
+            seed: 0,
+            metrics: fcnsweep_model::EpochMetrics {
+                epoch: n,
+                train_loss: 1.0,
+                train_acc: 0.5,
+                val_loss: Some(1.0 - acc),
+                val_acc: Some(acc),
+                seconds: 0.1,
+                eval_seconds: 0.0,
+            },
+        };
+        // Trial 1 reached 0.8 at epoch 1; trial 2 reaches 0.3 there: with a reduction
+        // factor of 2 and two trials at the rung, only the better one goes on.
+        let trials = vec![
+            trial(1, c, TrialStatus::Running, None),
+            trial(2, c, TrialStatus::Running, None),
+        ];
+        let epochs = vec![epoch(1, 1, 0.8), epoch(2, 1, 0.3)];
+        let history = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &epochs,
+        };
+        assert!(s.should_prune(2, &history));
+        assert!(!s.should_prune(1, &history));
+    }
+}
