@@ -195,6 +195,36 @@ fn tpe_with_asha_spends_its_budget_prunes_confirms_and_reproduces_itself() {
     )
     .ok()
     .stdout_has(&["p_welch", "pruned"]);
+    // The search's charts: its history and one chart per searched parameter.
+    let plots = dir.path().join("plots");
+    let out = common::run(
+        dir.path(),
+        &[
+            "plot",
+            "e2e-tpe",
+            "--db",
+            s(&db),
+            "--out",
+            s(&plots),
+            "--format",
+            "both",
+        ],
+    )
+    .ok();
+    for name in [
+        "history",
+        "param-lr",
+        "param-optimizer",
+        "param-hidden-depth",
+        "param-hidden-width",
+    ] {
+        for ext in ["png", "svg"] {
+            let f = plots.join(format!("{name}.{ext}"));
+            assert!(f.is_file(), "{} missing:\n{out}", f.display());
+        }
+    }
+    let svg = fs::read_to_string(plots.join("history.svg")).unwrap();
+    assert!(svg.contains("best so far") && svg.contains("epochs trained by the search"));
 }
 
 #[test]

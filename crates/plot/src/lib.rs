@@ -22,6 +22,9 @@ use plotters::style::{register_font, FontDesc, FontFamily, FontStyle};
 mod bars;
 mod confusion;
 mod curves;
+mod search;
+
+pub use search::{ParamValues, SearchPoint};
 
 /// One line of a learning-curve chart: a configuration's per-epoch mean across seeds with
 /// its SD.
@@ -190,6 +193,40 @@ pub fn confusion_matrix(
     let size = confusion::size(classes.len());
     render!(path, format, size, |root| confusion::draw(
         &root, title, classes, counts
+    ))
+}
+
+/// The optimization history of a search: each trial's objective (`metric`; pruned trials
+/// grey, at their last value) against the epochs the whole search had trained when it ended,
+/// and the best complete value so far as a step line (`maximize` says which way is better).
+/// 1000×600 px; non-finite values are skipped.
+pub fn optimization_history(
+    path: &Path,
+    format: Format,
+    title: &str,
+    metric: &str,
+    maximize: bool,
+    points: &[SearchPoint],
+) -> Result<(), ChartError> {
+    render!(path, format, search::SIZE, |root| search::draw_history(
+        &root, title, metric, maximize, points
+    ))
+}
+
+/// One searched parameter against the objective: a point per trial (pruned ones grey), the
+/// parameter on the x axis (log scale, or one slot per category), `metric` on the y axis.
+/// `values` holds one value per point, in the same order. 1000×600 px.
+pub fn parameter_chart(
+    path: &Path,
+    format: Format,
+    title: &str,
+    name: &str,
+    metric: &str,
+    points: &[SearchPoint],
+    values: &ParamValues,
+) -> Result<(), ChartError> {
+    render!(path, format, search::SIZE, |root| search::draw_parameter(
+        &root, title, name, metric, points, values
     ))
 }
 

@@ -363,3 +363,89 @@ fn svg_escapes_markup_in_labels() {
     let svg = svg_text(&path, &["a &lt; b &amp; c", "lr&lt;0.01 &amp; wd"]);
     assert!(!svg.contains("a < b"));
 }
+
+/// A search of 12 trials: every third pruned, the objective rising with noise, one NaN.
+fn search_points() -> Vec<fcnsweep_plot::SearchPoint> {
+    (0..12)
+        .map(|i| fcnsweep_plot::SearchPoint {
+            epochs: (i * 3 + 1) as f64,
+            value: if i == 5 {
+                f64::NAN
+            } else {
+                0.6 + 0.02 * i as f64 - 0.05 * ((i * 7) % 3) as f64
+            },
+            pruned: i % 3 == 1,
+        })
+        .collect()
+}
+
+#[test]
+fn search_history_and_parameter_charts_in_both_formats() {
+    use fcnsweep_plot::{optimization_history, parameter_chart, ParamValues};
+    let dir = tempfile::tempdir().unwrap();
+    let points = search_points();
+    let lr = ParamValues::Numeric {
+        values: (0..12).map(|i| 1e-4 * 2f64.powi(i)).collect(),
+        log: true,
+    };
+    let optimizer = ParamValues::Categorical {
+        names: vec!["sgd".into(), "adam".into()],
+        values: (0..12).map(|i| i % 2).collect(),
+    };
+    let dropout = ParamValues::Numeric {
+        values: (0..12).map(|i| i as f64 / 24.0).collect(),
+        log: false,
+    };
+    for format in [Format::Png, Format::Svg] {
+        let history = out(&dir, "history", format);
+        optimization_history(
+            &history,
+            format,
+            "t: optimization history",
+            "val_acc",
+            true,
+            &points,
+        )
+        .unwrap();
+        let mut charts = vec![history.clone()];
+        for (name, values) in [
+            ("lr", &lr),
+            ("optimizer", &optimizer),
+            ("dropout", &dropout),
+        ] {
+            let path = out(&dir, &format!("param-{name}"), format);
+            parameter_chart(
+                &path,
+                format,
+                &format!("t: {name}"),
+                name,
+                "val_acc",
+                &points,
+                values,
+            )
+            .unwrap();
+            charts.push(path);
+        }
+        for path in &charts {
+            match format {
+                Format::Png => assert_eq!(png_size(path), (1000, 600)),
+                Format::Svg => {
+                    svg_text(path, &["val_acc", "complete", "pruned"]);
+                }
+            }
+        }
+        if format == Format::Svg {
+            svg_text(&history, &["epochs trained by the search", "best so far"]);
+            svg_text(&charts[1], &["lr (log scale)"]);
+            svg_text(&charts[2], &["sgd", "adam"]);
+        }
+    }
+    // Nothing finite at all still draws (an empty frame), and never panics.
+    let nan = vec![fcnsweep_plot::SearchPoint {
+        epochs: f64::NAN,
+        value: f64::NAN,
+        pruned: false,
+    }];
+    let path = out(&dir, "empty-history", Format::Png);
+    optimization_history(&path, Format::Png, "empty", "val_loss", false, &nan).unwrap();
+}
