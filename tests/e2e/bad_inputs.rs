@@ -264,6 +264,7 @@ fn cases() -> Vec<Case> {
         c("memory_sweep_config_too_large", run, 1, &["configuration ", "(784-100000000-10, batch 16, sgd) needs about", "more than the memory available", "shrink the network"]).yaml(head("epochs: 1\nvalidation: 20\nbatch_size: 16\nsearch:\n  - list:\n      - {hidden: [100000000]}\n")).tiny(),
         c("memory_sweep_max_memory", "sweep run {spec} --db {db} --jobs 2 --max-memory 1M", 1, &["(784-6-10, batch 16, sgd) needs about", "× 2 trials at once", "more than --max-memory (1.0 MB)", "lower --jobs", "raise --max-memory"]).yaml(VALID).tiny(),
         c("memory_train_too_large", "train --epochs 1 --validation 20 --hidden 100000000 --batch-size 16", 1, &["(784-100000000-10, batch 16, sgd) needs about", "GB"]).tiny(),
+        c("memory_tpe_space_too_big", "sweep run {spec} --db {db} --jobs 1 --max-memory 64M", 1, &["(784-4096-4096-4096-10, batch 16, adam) needs about", "more than --max-memory (64.0 MB)", "shrink the network"]).yaml(head("epochs: 1\nvalidation: 20\nbatch_size: 16\ninclude_base: false\nsearch:\n  - tpe:\n      trials: 3\n      params:\n        hidden: {layers: {depth: [1, 3], width: [8, 4096]}}\n        optimizer: {choice: [sgd, adam]}\n")).tiny(),
         c("memory_size_unparsable", "train --max-memory lots", 2, &["'lots'", "--max-memory", "8G"]),
         // ---- data files
         c("data_truncated_train", train, 1, &["{data}/fashion-mnist/train-images-idx3-ubyte.gz: file is truncated", "header implies"]).data(Fault::Truncated),

@@ -212,6 +212,59 @@ impl Strategy {
     }
 }
 
+impl Strategy {
+    /// The largest configuration (by estimated memory) the adaptive block can propose: every
+    /// layer at its widest and deepest, integers at their top, each choice taken in turn and
+    /// kept where it needs the most; for the memory check before a sweep starts.
+    pub fn largest(&self) -> Option<PlannedConfig> {
+        let (source, block) = self.adaptive()?;
+        let mut sample: Vec<(Axis, AxisValue)> = block
+            .params
+            .iter()
+            .map(|(axis, dist)| {
+                let value = match dist {
+                    Distribution::Layers { depth, width } => {
+                        AxisValue::Layers(vec![width.1; depth.1])
+                    }
+                    Distribution::IntUniform { hi, .. } => {
+                        axis.int_value(*hi).expect("bounds checked when parsed")
+                    }
+                    Distribution::Uniform { lo, .. } | Distribution::LogUniform { lo, .. } => {
+                        AxisValue::Float(*lo)
+                    }
+                    Distribution::Choice(values) => values[0].clone(),
+                };
+                (*axis, value)
+            })
+            .collect();
+        let bytes = |sample: &[(Axis, AxisValue)]| {
+            configure(&self.spec, &source, sample.to_vec())
+                .ok()
+                .map(|c| {
+                    (
+                        crate::memory::estimate(self.spec.dataset, &c.run).total(),
+                        c,
+                    )
+                })
+        };
+        for (i, (_, dist)) in block.params.iter().enumerate() {
+            let Distribution::Choice(values) = dist else {
+                continue;
+            };
+            let mut best = bytes(&sample).map_or(0, |(b, _)| b);
+            for v in values {
+                let mut trial = sample.clone();
+                trial[i].1 = v.clone();
+                if let Some((b, _)) = bytes(&trial).filter(|(b, _)| *b > best) {
+                    best = b;
+                    sample = trial;
+                }
+            }
+        }
+        bytes(&sample).map(|(_, c)| c)
+    }
+}
+
 /// The name of the confirmation sweep of the sweep `name`.
 pub fn confirm_name(name: &str) -> String {
     format!("{name}.confirm")
@@ -530,6 +583,15 @@ mod tests {
         // A planned sweep without adaptive keys has no strategy.
         let plain = parse_spec("name: p\ndataset: mnist\n", "p.yaml").unwrap();
         assert!(Strategy::of(&plain).is_none());
+    }
+
+    #[test]
+    fn the_largest_proposal_is_the_widest_deepest_and_hungriest() {
+        let big = strategy().largest().expect("a tpe block");
+        assert_eq!(big.run.model.hidden, vec![64, 64, 64]);
+        assert_eq!(big.run.train.epochs, 6);
+        // Adam keeps two state buffers, SGD without momentum none.
+        assert_eq!(big.run.optimizer.kind().name(), "adam");
     }
 
     #[test]

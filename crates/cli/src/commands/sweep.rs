@@ -53,7 +53,13 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             db.preflight(Some((&plan, register)))?;
             let data_dir = resolve_data_dir(run.dir.data_dir.as_deref());
             let dataset = Dataset::load(&data_dir, plan.dataset)?;
-            let configs = plan.configs.iter().map(|c| (c.hash.as_str(), &c.run));
+            // The planned configurations, and the largest one the adaptive block can propose.
+            let largest = Strategy::of(&spec).and_then(|s| s.largest());
+            let configs = plan
+                .configs
+                .iter()
+                .chain(&largest)
+                .map(|c| (c.hash.as_str(), &c.run));
             check_memory(plan.dataset, configs, &dataset, &run)?;
             let mut store = db.open()?;
             let registered = store.register_sweep(&plan, &text, register)?;
