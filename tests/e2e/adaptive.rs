@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::common::{
     self, heavy, integrity, open_ro, real_data, s, sweep_metrics, sweep_run, tempdir, Metrics, Proc,
 };
-use crate::faults::{kill_loop, metric_diff, SqliteRound};
+use crate::faults::{kill_loop, metric_diff, sqlite_round_args, SqliteRound};
 
 /// A TPE search of `trials` proposals with ASHA (reduction factor 2) over a small space on
 /// 1500 training images, and a confirmation of its 2 best with 2 seeds.
@@ -266,26 +266,7 @@ fn kill_loop_over_tpe_with_asha_ends_as_the_uninterrupted_run() {
     common::run(dir.path(), &sweep_run(&spec, &reference_db, "1", &real)).ok();
     let reference = outcome(&reference_db, NAME);
     let reference_epochs = common::epochs_trained(&reference_db);
-    let args = |verb: &str, db: &Path| -> Vec<String> {
-        let target = if verb == "run" { s(&spec) } else { NAME };
-        [
-            "sweep",
-            verb,
-            target,
-            "--db",
-            s(db),
-            "-j",
-            "1",
-            "--data-dir",
-            s(&real),
-            "--checkpoint-every",
-            "0",
-            "--max-attempts",
-            "1000",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let args = |verb: &str, db: &Path| sqlite_round_args(verb, &spec, NAME, db, &real);
     let verify = |db: &Path, kills: usize, schedule: &[String]| {
         check_search(db, NAME, 10);
         let got = outcome(db, NAME);
@@ -327,5 +308,79 @@ fn kill_loop_over_tpe_with_asha_ends_as_the_uninterrupted_run() {
         stats.torn,
         stats.retrained,
         started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn workers_on_postgres_share_one_tpe_budget_and_confirm_it() {
+    const NAME: &str = "e2e-tpe-pg";
+    let Some(real) = real_data("tpe_postgres") else {
+        return;
+    };
+    let Some(pg) = crate::pg::Pg::fresh("tpe_postgres") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, tpe_spec(NAME, 10)).unwrap();
+    common::run(
+        dir.path(),
+        &["sweep", "register", s(&spec), "--db", &pg.url],
+    )
+    .ok()
+    .stderr_has(&["+ up to 10 proposed by search[0].tpe"]);
+    let worker = [
+        "worker",
+        "--db",
+        &pg.url,
+        "--jobs",
+        "2",
+        "--idle-exit",
+        "3",
+        "--data-dir",
+        s(&real),
+    ];
+    let a = Proc::spawn(dir.path(), &worker, dir.path(), "a");
+    let b = Proc::spawn(dir.path(), &worker, dir.path(), "b");
+    let (a, b) = (a.wait(), b.wait());
+    assert_eq!((a.code, b.code), (Some(0), Some(0)), "{a}\n{b}");
+    let mut c = pg.client();
+    let one =
+        |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        one(
+            &mut c,
+            "SELECT count(*) FROM sweep_configs WHERE proposal IS NOT NULL"
+        ),
+        10,
+        "exactly the budget, proposed by four worker threads in two processes"
+    );
+    assert_eq!(
+        one(&mut c, &format!("SELECT count(*) FROM sweep_trials WHERE sweep = '{NAME}' AND status NOT IN ('done', 'pruned')")),
+        0
+    );
+    assert!(
+        one(
+            &mut c,
+            &format!(
+                "SELECT count(*) FROM sweep_trials WHERE sweep = '{NAME}' AND status = 'pruned'"
+            )
+        ) >= 2
+    );
+    assert_eq!(
+        one(&mut c, &format!("SELECT count(*) FROM sweep_trials WHERE sweep = '{NAME}.confirm' AND status = 'done'")),
+        4,
+        "the two best, two seeds each, all done"
+    );
+    assert_eq!(
+        one(&mut c, "SELECT count(*) FROM trials"),
+        12,
+        "10 proposals, 2 new seeds"
+    );
+    assert_eq!(
+        one(&mut c, "SELECT sum(epochs_trained)::bigint FROM trials"),
+        one(&mut c, "SELECT count(*) FROM epochs"),
+        "no epoch trained twice"
     );
 }

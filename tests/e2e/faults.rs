@@ -212,6 +212,37 @@ impl KillRound for SqliteRound<'_> {
 
 const KILL_NAME: &str = "e2e-kill-loop";
 
+/// The command of a SQLite kill-loop round: `sweep run SPEC` or `sweep resume NAME` into
+/// `db`, one job, a checkpoint after every epoch.
+pub fn sqlite_round_args(
+    verb: &str,
+    spec: &Path,
+    name: &str,
+    db: &Path,
+    data: &Path,
+) -> Vec<String> {
+    let target = if verb == "run" { s(spec) } else { name };
+    [
+        "sweep",
+        verb,
+        target,
+        "--db",
+        s(db),
+        "-j",
+        "1",
+        "--data-dir",
+        s(data),
+        "--checkpoint-every",
+        "0",
+        // The kills are the test's, not the trials': a trial killed three times before its
+        // first checkpoint must not be failed as a trial that kills its process.
+        "--max-attempts",
+        "1000",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn kill_loop_converges_to_the_uninterrupted_results() {
     const EPOCHS: u32 = 4;
@@ -225,28 +256,7 @@ fn kill_loop_converges_to_the_uninterrupted_results() {
     // checkpoint writes, and a round takes several kills to finish.
     let (spec, reference) =
         common::reference_sweep(dir.path(), KILL_NAME, EPOCHS, 5000, SEEDS, &real);
-    let args = |verb: &str, db: &Path| -> Vec<String> {
-        let target = if verb == "run" { s(&spec) } else { KILL_NAME };
-        [
-            "sweep",
-            verb,
-            target,
-            "--db",
-            s(db),
-            "-j",
-            "1",
-            "--data-dir",
-            s(&real),
-            "--checkpoint-every",
-            "0",
-            // The kills are the test's, not the trials': a trial killed three times before
-            // its first checkpoint must not be failed as a trial that kills its process.
-            "--max-attempts",
-            "1000",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let args = |verb: &str, db: &Path| sqlite_round_args(verb, &spec, KILL_NAME, db, &real);
 
     let verify = |db: &Path, kills: usize, schedule: &[String]| {
         let problems = check_complete(db, KILL_NAME, SMALL_CONFIGS, SEEDS, EPOCHS as i64);
