@@ -384,3 +384,79 @@ fn workers_on_postgres_share_one_tpe_budget_and_confirm_it() {
         "no epoch trained twice"
     );
 }
+
+#[test]
+fn kill_loop_over_tpe_on_postgres_ends_as_the_uninterrupted_run() {
+    const NAME: &str = "e2e-tpe-pg-kill";
+    let Some(real) = real_data("tpe_pg_kill_loop") else {
+        return;
+    };
+    if crate::pg::Pg::fresh("tpe_pg_kill_probe").is_none() {
+        return;
+    }
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, tpe_spec(NAME, 8)).unwrap();
+    let reference_db = dir.path().join("reference.sqlite");
+    common::run(dir.path(), &sweep_run(&spec, &reference_db, "1", &real)).ok();
+    let reference = outcome(&reference_db, NAME);
+    let reference_epochs = common::epochs_trained(&reference_db);
+    // `sweep run` and `fcnsweep worker` processes, killed at random, one at a time.
+    let verify = |pg: &crate::pg::Pg, kills: usize, schedule: &[String]| {
+        let mut c = pg.client();
+        let proposals: Vec<(i64, String)> = c
+            .query(
+                "SELECT sc.proposal, sc.config_hash FROM sweep_configs sc JOIN sweeps s ON s.id = sc.sweep_id
+                 WHERE s.name = $1 AND sc.proposal IS NOT NULL ORDER BY sc.proposal",
+                &[&NAME],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            proposals,
+            reference.0,
+            "proposals differ:\n{}",
+            schedule.join("\n")
+        );
+        let (search, confirm) = (
+            pg.sweep_metrics(NAME),
+            pg.sweep_metrics(&format!("{NAME}.confirm")),
+        );
+        assert!(
+            search == reference.1 && confirm == reference.2,
+            "metrics differ from the uninterrupted run:\n{}{}\n{}",
+            metric_diff(&search, &reference.1),
+            metric_diff(&confirm, &reference.2),
+            schedule.join("\n")
+        );
+        let trained = pg.epochs_trained();
+        assert!(
+            trained <= reference_epochs + kills,
+            "{trained} epochs trained, {reference_epochs} uninterrupted, {kills} kills:\n{}",
+            schedule.join("\n")
+        );
+        trained - reference_epochs
+    };
+    let started = Instant::now();
+    let stats = kill_loop(|_| crate::cluster::PgRound {
+        name: NAME,
+        pg: crate::pg::Pg::fresh("tpe_pg_kill").expect("the server is there"),
+        spec: s(&spec),
+        data: s(&real),
+        dir: dir.path(),
+        verify: &verify,
+    });
+    eprintln!(
+        "tpe kill loop on postgres: seed {}, {} kills hit in {} cycles over {} rounds, {} inside a checkpoint write, {} epochs trained again, {:.1} s",
+        stats.seed,
+        stats.hits,
+        stats.cycles,
+        stats.rounds,
+        stats.torn,
+        stats.retrained,
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -184,13 +184,21 @@ fn workers_on_postgres_survive_a_dead_host_a_restart_and_cut_connections() {
 
 const PG_KILL_NAME: &str = "e2e-pg-kill";
 
-/// A kill-loop round on PostgreSQL: `sweep run` or `fcnsweep worker` into a fresh schema.
-struct PgRound<'a> {
-    pg: Pg,
-    spec: &'a str,
-    data: &'a str,
-    dir: &'a std::path::Path,
-    verify: &'a dyn Fn(&Pg, usize, &[String]) -> usize,
+/// A kill-loop round on PostgreSQL: `sweep run` or `fcnsweep worker` of sweep `name` into a
+/// fresh schema.
+pub struct PgRound<'a> {
+    /// The sweep.
+    pub name: &'a str,
+    /// The round's schema.
+    pub pg: Pg,
+    /// The spec file.
+    pub spec: &'a str,
+    /// The data folder.
+    pub data: &'a str,
+    /// Where processes run.
+    pub dir: &'a std::path::Path,
+    /// [`KillRound::verify`] of a schema.
+    pub verify: &'a dyn Fn(&Pg, usize, &[String]) -> usize,
 }
 
 impl PgRound<'_> {
@@ -245,7 +253,7 @@ impl KillRound for PgRound<'_> {
                 &[
                     "sweep",
                     "resume",
-                    PG_KILL_NAME,
+                    self.name,
                     "--db",
                     url,
                     "-j",
@@ -315,6 +323,7 @@ fn kill_loop_on_postgres_converges_to_the_uninterrupted_results() {
     };
     let started = Instant::now();
     let stats = kill_loop(|_| PgRound {
+        name: PG_KILL_NAME,
         pg: Pg::fresh("pg_kill").expect("the server is there"),
         spec: s(&spec),
         data: s(&real),
