@@ -236,6 +236,7 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="bench-search")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="search seeds are FIRST .. FIRST+SEEDS-1")
     ap.add_argument("--budget-epochs", type=int, default=400)
     ap.add_argument("--epochs", type=int, nargs=2, default=[10, 20], metavar=("LO", "HI"))
     ap.add_argument("--train-subset", type=int, default=None)
@@ -250,7 +251,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="fcnsweep-bench-", dir=out))
     results = {m: [] for m in args.methods}
     optuna_version = None
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for method in args.methods:
             if method == "optuna":
                 points, wall, optuna_version = run_optuna(seed, args, work)
