@@ -44,11 +44,7 @@ pub struct History<'a> {
 impl History<'_> {
     /// Number of configurations adaptive blocks proposed so far.
     pub fn proposals(&self) -> usize {
-        self.sweep
-            .configs
-            .iter()
-            .filter(|c| c.proposal.is_some())
-            .count()
+        self.sweep.proposals()
     }
 
     /// Each trial's metric by epoch.

@@ -679,22 +679,21 @@ impl WorkContext<'_> {
                 let _ = store.release(trial.id, worker);
                 return Err(e.into());
             }
-            let pruned = recorder.pruned.take();
-            let outcome = match result {
-                _ if pruned.is_some() => TrialOutcome::Pruned {
-                    last: pruned.expect("checked"),
+            let outcome = match (recorder.pruned.take(), result) {
+                (Some(last), _) => TrialOutcome::Pruned {
+                    last,
                     seconds: started.elapsed().as_secs_f64(),
                 },
-                Ok(r) => {
+                (None, Ok(r)) => {
                     self.keep_weights(&trial, &r);
                     TrialOutcome::Finished(r)
                 }
-                Err(ModelError::Interrupted) => {
+                (None, Err(ModelError::Interrupted)) => {
                     store.release(trial.id, worker)?;
                     report.lock().expect("report lock").released += 1;
                     break;
                 }
-                Err(e) => TrialOutcome::Failed(e.to_string()),
+                (None, Err(e)) => TrialOutcome::Failed(e.to_string()),
             };
             match store.finish(trial.id, worker, &outcome) {
                 Ok(()) => {

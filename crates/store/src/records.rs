@@ -154,6 +154,13 @@ pub struct SweepRecord {
     pub seeds: Vec<u64>,
 }
 
+impl SweepRecord {
+    /// How many configurations adaptive blocks have proposed so far.
+    pub fn proposals(&self) -> usize {
+        self.configs.iter().filter(|c| c.proposal.is_some()).count()
+    }
+}
+
 /// A trial handed to a worker.
 #[derive(Debug, Clone)]
 pub struct ClaimedTrial {

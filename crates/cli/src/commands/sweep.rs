@@ -359,11 +359,7 @@ pub fn has_work(
     retry_failed: bool,
 ) -> bool {
     let runnable = counts.pending + counts.running + if retry_failed { counts.failed } else { 0 };
-    let proposals = sweep
-        .configs
-        .iter()
-        .filter(|c| c.proposal.is_some())
-        .count();
+    let proposals = sweep.proposals();
     let budget_left = strategy
         .and_then(|s| s.adaptive())
         .is_some_and(|(_, block)| proposals < block.trials);
@@ -608,11 +604,7 @@ fn execute(
             .as_ref()
             .and_then(|s| s.adaptive())
             .map_or(0, |(_, b)| {
-                let proposals = sweep
-                    .configs
-                    .iter()
-                    .filter(|c| c.proposal.is_some())
-                    .count();
+                let proposals = sweep.proposals();
                 b.trials.saturating_sub(proposals)
             });
         let progress = Progress::new(&counts, budget);
