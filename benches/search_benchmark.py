@@ -27,7 +27,12 @@ them:
       --bin target/release/fcnsweep --data ../shared/data --out bench-search
 
 The defaults are the issue's full-scale benchmark (all of FashionMNIST's training part, 3 seeds);
-`--train-subset`, `--budget-epochs` and `--seeds` make a smaller one.
+`--train-subset`, `--budget-epochs` and `--seeds` make a smaller one. `--first-seed` and
+`--methods` run a part of it (the JSON is rewritten after every search, so a run cut short keeps
+what it finished), and `--combine A.json B.json ...` reports such parts as one run, with the
+issue's three targets checked on the medians: TPE + ASHA reaching random search's final best in
+at most a third of the epochs random search needed, its best at least Optuna's, its wall time
+below both.
 """
 
 import argparse
@@ -100,6 +105,22 @@ def sweep_points(db, name):
     return points, spent
 
 
+def sweep_trials(db, name):
+    """Per trial of a sweep: hidden, batch size, optimizer, epochs trained and training seconds
+    (the epochs' own times), for the cost of what a search chose."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = conn.execute(
+        """SELECT c.hidden, c.batch_size, c.optimizer, t.status, t.epochs_trained,
+                  (SELECT coalesce(sum(e.seconds), 0) FROM epochs e WHERE e.trial_id = t.id)
+           FROM sweep_trials t JOIN configs c ON c.hash = t.config_hash
+           WHERE t.sweep = ? AND t.epochs_trained > 0 ORDER BY t.id""",
+        (name,),
+    ).fetchall()
+    conn.close()
+    return [{"hidden": h, "batch_size": b, "optimizer": o, "status": st, "epochs": n, "seconds": sec}
+            for h, b, o, st, n, sec in rows]
+
+
 def trained_epochs(db):
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
@@ -131,7 +152,7 @@ def run_fcnsweep(method, seed, args, work):
             break
     wall = time.monotonic() - start
     points, _ = sweep_points(db, f"bench-{method}-{seed}")
-    return points, wall
+    return points, wall, sweep_trials(db, f"bench-{method}-{seed}")
 
 
 def train_flags(params, args):
@@ -152,6 +173,7 @@ def run_optuna(seed, args, work):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spent = [0]
     points = []
+    trials = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -178,12 +200,18 @@ def run_optuna(seed, args, work):
         env = dict(os.environ, RAYON_NUM_THREADS="1")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         last = None
+        cost = {"hidden": "-".join(str(w) for w in params["hidden"]), "batch_size": params["batch_size"],
+                "optimizer": opt, "status": "running", "epochs": 0, "seconds": 0.0}
+        with lock:
+            trials.append(cost)
         try:
             for line in proc.stdout:
                 m = json.loads(line)
                 if "epoch" not in m or "val_acc" not in m:
                     continue
                 last = m["val_acc"]
+                cost["epochs"] += 1
+                cost["seconds"] += m.get("seconds", 0.0)
                 with lock:
                     spent[0] += 1
                     over = spent[0] >= args.budget_epochs
@@ -192,6 +220,7 @@ def run_optuna(seed, args, work):
                     stop.set()
                 if trial.should_prune() or over:
                     proc.kill()
+                    cost["status"] = "pruned"
                     with lock:
                         points.append((spent[0], last, True))
                     raise optuna.TrialPruned()
@@ -199,6 +228,7 @@ def run_optuna(seed, args, work):
         finally:
             if proc.poll() is None:
                 proc.kill()
+        cost["status"] = "done"
         with lock:
             points.append((spent[0], last, False))
         return last
@@ -213,7 +243,7 @@ def run_optuna(seed, args, work):
                    callbacks=[lambda s, t: s.stop() if stop.is_set() else None])
     wall = time.monotonic() - start
     points.sort()
-    return points, wall, optuna.__version__
+    return points, wall, optuna.__version__, trials
 
 
 def summarize(points, budget, targets):
@@ -228,6 +258,115 @@ def summarize(points, budget, targets):
                 if reach[t] is None and best >= t:
                     reach[t] = spent
     return best, curve, reach
+
+
+def reach_of(run, target, budget):
+    """Epochs a run needed for its best complete value to reach `target`, or None."""
+    for spent, best in run["curve"]:
+        if spent <= budget and best >= target:
+            return spent
+    return None
+
+
+def report(results, args, optuna_version, out):
+    """Prints the medians over the seeds and the issue's three targets, writes the JSON and plot."""
+    seeds = sorted({r["seed"] for runs in results.values() for r in runs})
+    print(f"\nmedians over {len(seeds)} seeds {seeds} (budget {args.budget_epochs} epochs; "
+          f"train subset {args.train_subset or 'all'}; optuna {optuna_version or 'not run'})")
+    print(f"{'method':9s}  {'best val_acc':>12s}  " + "  ".join(f"{'to ' + str(t):>8s}" for t in args.targets)
+          + f"  {'to rnd best':>11s}  wall s")
+    random_by_seed = {r["seed"]: r for r in results.get("random", [])}
+    for method, runs in results.items():
+        bests = [r["best"] for r in runs if r["best"] is not None]
+        cells = []
+        for t in args.targets:
+            got = [r["reach"][str(t)] if str(t) in r["reach"] else r["reach"].get(t) for r in runs]
+            got = [g for g in got if g is not None]
+            cells.append(f"{statistics.median(got):>8.0f}" if len(got) * 2 > len(runs) else f"{'-':>8s}")
+        to_rnd = [reach_of(r, random_by_seed[r["seed"]]["best"], args.budget_epochs)
+                  for r in runs if r["seed"] in random_by_seed and random_by_seed[r["seed"]]["best"] is not None]
+        rnd_cell = (f"{statistics.median([x if x is not None else float('inf') for x in to_rnd]):>11.0f}"
+                    if to_rnd else f"{'-':>11s}")
+        print(f"{method:9s}  {statistics.median(bests) if bests else float('nan'):>12.4f}  " + "  ".join(cells)
+              + f"  {rnd_cell}  {statistics.median(r['wall'] for r in runs):6.0f}")
+    print("\nwhat the epochs cost (all seeds): training s per trial-epoch, share of epochs at batch 32, "
+          "mean width of the first layer per epoch")
+    for method, runs in results.items():
+        rows = [t for r in runs for t in r.get("trials", [])]
+        epochs = sum(t["epochs"] for t in rows)
+        if not epochs:
+            continue
+        secs = sum(t["seconds"] for t in rows)
+        small = sum(t["epochs"] for t in rows if t["batch_size"] == 32)
+        width = sum(int(str(t["hidden"]).split("-")[0] or 0) * t["epochs"] for t in rows)
+        print(f"  {method:9s} {secs / epochs:5.2f} s  {small / epochs:4.0%}  {width / epochs:5.0f}  "
+              f"({len(rows)} trials, {epochs} epochs)")
+    if "random" in results and "tpe-asha" in results:
+        print("\ntargets (median over the seeds):")
+        ratios = []
+        for r in results["tpe-asha"]:
+            rnd = random_by_seed.get(r["seed"])
+            if rnd is None or rnd["best"] is None:
+                continue
+            mine = reach_of(r, rnd["best"], args.budget_epochs)
+            theirs = reach_of(rnd, rnd["best"], args.budget_epochs)
+            ratio = float("inf") if mine is None else mine / theirs
+            ratios.append(ratio)
+            print(f"  seed {r['seed']}: tpe-asha reached random's best {rnd['best']:.4f} at "
+                  f"{mine if mine is not None else 'never'} epochs, random at {theirs} ({ratio:.0%})")
+        if ratios:
+            m = statistics.median(ratios)
+            print(f"  1. tpe-asha epochs to random's final best / random's: median {m:.0%} "
+                  f"(target <= 33%): {'met' if m <= 1 / 3 else 'missed'}")
+        if "optuna" in results:
+            mine = statistics.median(r["best"] for r in results["tpe-asha"])
+            theirs = statistics.median(r["best"] for r in results["optuna"])
+            print(f"  2. best val_acc tpe-asha {mine:.4f} vs optuna {theirs:.4f}: "
+                  f"{'met' if mine >= theirs else 'missed'}")
+            walls = {m: statistics.median(r["wall"] for r in results[m]) for m in ("tpe-asha", "random", "optuna")}
+            print(f"  3. wall s tpe-asha {walls['tpe-asha']:.0f} vs random {walls['random']:.0f}, "
+                  f"optuna {walls['optuna']:.0f}: "
+                  f"{'met' if walls['tpe-asha'] < min(walls['random'], walls['optuna']) else 'missed'}")
+    (out / "search-benchmark.json").write_text(json.dumps(
+        {"args": vars(args), "optuna": optuna_version, "results": results}, indent=1))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(9, 5))
+        for i, (method, runs) in enumerate(results.items()):
+            for j, r in enumerate(runs):
+                xs = [0] + [c[0] for c in r["curve"]] + [args.budget_epochs]
+                ys = [None] + [c[1] for c in r["curve"]] + ([r["curve"][-1][1]] if r["curve"] else [None])
+                ax.step(xs, ys, where="post", color=f"C{i}", alpha=0.8, label=method if j == 0 else None)
+        for t in args.targets:
+            ax.axhline(t, color="grey", lw=0.5, ls=":")
+        ax.set_xlabel("epochs trained by the search")
+        ax.set_ylabel("best validation accuracy so far")
+        ax.set_title(f"FashionMNIST, budget {args.budget_epochs} epochs, seeds {seeds}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "search-benchmark.png", dpi=120)
+        print(f"wrote {out / 'search-benchmark.png'}")
+    except ImportError:
+        print("matplotlib is not installed: no plot", file=sys.stderr)
+
+
+def combine(paths, args, out):
+    """Merges the results of earlier runs (their search-benchmark.json), later runs winning a
+    (method, seed) they share, and reports them as one."""
+    results, optuna_version = {}, None
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        if data["args"]["budget_epochs"] != args.budget_epochs:
+            sys.exit(f"error: {path} has a budget of {data['args']['budget_epochs']} epochs, not {args.budget_epochs}")
+        optuna_version = data.get("optuna") or optuna_version
+        for method, runs in data["results"].items():
+            kept = {r["seed"]: r for r in results.get(method, [])}
+            kept.update({r["seed"]: r for r in runs})
+            results[method] = [kept[s] for s in sorted(kept)]
+    ordered = {m: results[m] for m in METHODS if m in results}
+    report(ordered, args, optuna_version, out)
 
 
 def main():
@@ -245,55 +384,33 @@ def main():
     ap.add_argument("--reduction-factor", type=int, default=4)
     ap.add_argument("--targets", type=float, nargs="*", default=[0.89, 0.90])
     ap.add_argument("--methods", nargs="*", default=METHODS, choices=METHODS)
+    ap.add_argument("--combine", nargs="+", metavar="JSON",
+                    help="run nothing: report the search-benchmark.json files of earlier runs as one")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        combine(args.combine, args, out)
+        return
     work = Path(tempfile.mkdtemp(prefix="fcnsweep-bench-", dir=out))
     results = {m: [] for m in args.methods}
     optuna_version = None
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for method in args.methods:
             if method == "optuna":
-                points, wall, optuna_version = run_optuna(seed, args, work)
+                points, wall, optuna_version, trials = run_optuna(seed, args, work)
             else:
-                points, wall = run_fcnsweep(method, seed, args, work)
+                points, wall, trials = run_fcnsweep(method, seed, args, work)
             best, curve, reach = summarize(points, args.budget_epochs, args.targets)
             results[method].append({"seed": seed, "best": best, "curve": curve, "reach": reach,
-                                    "wall": wall, "points": points})
+                                    "wall": wall, "points": points, "trials": trials})
             reached = "  ".join(f"{t}: {reach[t] if reach[t] is not None else '-'}" for t in args.targets)
             print(f"{method:9s} seed {seed}: best val_acc {best if best is None else f'{best:.4f}'} "
                   f"within {args.budget_epochs} epochs; epochs to reach {reached}; {wall:.0f} s", flush=True)
-    print(f"\nmedians over {args.seeds} seeds (budget {args.budget_epochs} epochs; "
-          f"train subset {args.train_subset or 'all'}; optuna {optuna_version or 'not run'})")
-    print(f"{'method':9s}  {'best val_acc':>12s}  " + "  ".join(f"{'to ' + str(t):>8s}" for t in args.targets) + "  wall s")
-    for method, runs in results.items():
-        bests = [r["best"] for r in runs if r["best"] is not None]
-        cells = []
-        for t in args.targets:
-            got = [r["reach"][t] for r in runs if r["reach"][t] is not None]
-            cells.append(f"{statistics.median(got):>8.0f}" if len(got) * 2 > len(runs) else f"{'-':>8s}")
-        print(f"{method:9s}  {statistics.median(bests) if bests else float('nan'):>12.4f}  " + "  ".join(cells)
-              + f"  {statistics.median(r['wall'] for r in runs):6.0f}")
-    (out / "search-benchmark.json").write_text(json.dumps(
-        {"args": vars(args), "optuna": optuna_version, "results": results}, indent=1))
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(9, 5))
-        for i, (method, runs) in enumerate(results.items()):
-            for j, r in enumerate(runs):
-                xs = [0] + [c[0] for c in r["curve"]] + [args.budget_epochs]
-                ys = [None] + [c[1] for c in r["curve"]] + ([r["curve"][-1][1]] if r["curve"] else [None])
-                ax.step(xs, ys, where="post", color=f"C{i}", alpha=0.8, label=method if j == 0 else None)
-        ax.set_xlabel("epochs trained by the search")
-        ax.set_ylabel("best validation accuracy so far")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "search-benchmark.png", dpi=120)
-        print(f"wrote {out / 'search-benchmark.png'}")
-    except ImportError:
-        print("matplotlib is not installed: no plot", file=sys.stderr)
+            # Written after every search, so a run cut short keeps what it finished.
+            (out / "search-benchmark.json").write_text(json.dumps(
+                {"args": vars(args), "optuna": optuna_version, "results": results}, indent=1))
+    report(results, args, optuna_version, out)
 
 
 if __name__ == "__main__":
