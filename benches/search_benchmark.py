@@ -341,6 +341,10 @@ def report(results, args, optuna_version, out):
                 ax.step(xs, ys, where="post", color=f"C{i}", alpha=0.8, label=method if j == 0 else None)
         for t in args.targets:
             ax.axhline(t, color="grey", lw=0.5, ls=":")
+        finals = [r["best"] for runs in results.values() for r in runs if r["best"] is not None]
+        if finals:
+            # The end of the race, where the methods differ; early trials fall below the frame.
+            ax.set_ylim(min(finals) - 0.02, max(finals + list(args.targets)) + 0.005)
         ax.set_xlabel("epochs trained by the search")
         ax.set_ylabel("best validation accuracy so far")
         ax.set_title(f"FashionMNIST, budget {args.budget_epochs} epochs, seeds {seeds}")
