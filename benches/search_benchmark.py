@@ -312,15 +312,17 @@ def report(results, args, optuna_version, out):
             theirs = reach_of(rnd, rnd["best"], args.budget_epochs)
             ratio = float("inf") if mine is None else mine / theirs
             ratios.append(ratio)
-            print(f"  seed {r['seed']}: tpe-asha reached random's best {rnd['best']:.4f} at "
-                  f"{mine if mine is not None else 'never'} epochs, random at {theirs} ({ratio:.0%})")
+            got = f"at {mine} epochs ({ratio:.0%} of random's {theirs})" if mine is not None else "never"
+            print(f"  seed {r['seed']}: random's best {rnd['best']:.4f}, reached by tpe-asha {got}")
         if ratios:
             m = statistics.median(ratios)
-            print(f"  1. tpe-asha epochs to random's final best / random's: median {m:.0%} "
+            print(f"  1. tpe-asha epochs to random's final best / random's: median "
+                  f"{'never' if m == float('inf') else f'{m:.0%}'} "
                   f"(target <= 33%): {'met' if m <= 1 / 3 else 'missed'}")
         if "optuna" in results:
-            mine = statistics.median(r["best"] for r in results["tpe-asha"])
-            theirs = statistics.median(r["best"] for r in results["optuna"])
+            # A search that completed no trial within the budget counts as the worst.
+            mine = statistics.median(r["best"] or 0.0 for r in results["tpe-asha"])
+            theirs = statistics.median(r["best"] or 0.0 for r in results["optuna"])
             print(f"  2. best val_acc tpe-asha {mine:.4f} vs optuna {theirs:.4f}: "
                   f"{'met' if mine >= theirs else 'missed'}")
             walls = {m: statistics.median(r["wall"] for r in results[m]) for m in ("tpe-asha", "random", "optuna")}
