@@ -58,48 +58,126 @@ fn split<'a, T>(
     (sq, buf, ga)
 }
 
-fn fused(c: &OptimizerConfig, t: u64, theta: &mut [f32], grad: &[f32], state: &mut [Vec<f32>]) {
-    let layout = Layout::of(c);
-    let (square_avg, mut buf, mut grad_avg) = split(&layout, state);
-    let alpha = c.float(&ALPHA);
-    let a = f(alpha);
-    let one_m_a = f(1.0 - alpha);
-    let decay = c.float(&WEIGHT_DECAY) != 0.0;
-    let wd = f(c.float(&WEIGHT_DECAY));
-    let eps = f(c.float(&EPS));
-    let lr = f(c.lr);
-    let mu = f(c.float(&MOMENTUM));
-    let first = t == 1;
-    for (i, (p, &g)) in theta.iter_mut().zip(grad).enumerate() {
-        let g = if decay { g + *p * wd } else { g };
-        let term = g * one_m_a * g;
-        let v = if first {
+/// The f32 factors of one RMSprop step, read once per segment.
+#[derive(Clone, Copy)]
+struct Step {
+    /// α, the square average's smoothing constant.
+    a: f32,
+    /// 1 − α, rounded once from f64.
+    one_m_a: f32,
+    /// 1 − α in f64: the weight of centered RMSprop's `lerp`.
+    w: f64,
+    /// L2 coefficient, when weight decay is on.
+    l2: Option<f32>,
+    eps: f32,
+    lr: f32,
+    mu: f32,
+    /// The segment's first step: every state buffer starts here.
+    first: bool,
+}
+
+impl Step {
+    /// `g + λθ`, or `g` without weight decay.
+    #[inline(always)]
+    fn grad(&self, g: f32, p: f32) -> f32 {
+        match self.l2 {
+            Some(wd) => g + p * wd,
+            None => g,
+        }
+    }
+
+    /// Updates `square_avg` (and centered RMSprop's `grad_avg`); returns the denominator
+    /// `√(v − ḡ²) + eps`, or `√v + eps` when not centered.
+    #[inline(always)]
+    fn denom(&self, g: f32, sq: &mut f32, grad_avg: Option<&mut f32>) -> f32 {
+        let term = g * self.one_m_a * g;
+        let v = if self.first {
             term
         } else {
-            square_avg[i] * a + term
+            *sq * self.a + term
         };
-        square_avg[i] = v;
-        let avg = match grad_avg.as_deref_mut() {
-            Some(grad_avg) => {
-                let ga = if first {
-                    g * one_m_a
+        *sq = v;
+        let avg = match grad_avg {
+            Some(ga) => {
+                let m = if self.first {
+                    g * self.one_m_a
                 } else {
-                    lerp(grad_avg[i], g, 1.0 - alpha)
+                    lerp(*ga, g, self.w)
                 };
-                grad_avg[i] = ga;
-                (v - ga * ga).sqrt()
+                *ga = m;
+                (v - m * m).sqrt()
             }
             None => v.sqrt(),
         };
-        let avg = avg + eps;
-        match buf.as_deref_mut() {
-            Some(buf) => {
+        avg + self.eps
+    }
+
+    /// Moves the weight: `θ −= lr·g/avg`, or through the momentum buffer.
+    #[inline(always)]
+    fn apply(&self, p: &mut f32, g: f32, avg: f32, buf: Option<&mut f32>) {
+        match buf {
+            Some(b) => {
                 let step = g / avg;
-                let b = if first { step } else { buf[i] * mu + step };
-                buf[i] = b;
-                *p -= b * lr;
+                let nb = if self.first {
+                    step
+                } else {
+                    *b * self.mu + step
+                };
+                *b = nb;
+                *p -= nb * self.lr;
             }
-            None => *p -= g * lr / avg,
+            None => *p -= g * self.lr / avg,
+        }
+    }
+}
+
+// One zipped loop per state layout, so that each compiles to branch-free vector code (an
+// indexed loop that matched on the optional buffers per element ran RMSprop at twice SGD's
+// epoch time on wide networks).
+fn fused(c: &OptimizerConfig, t: u64, theta: &mut [f32], grad: &[f32], state: &mut [Vec<f32>]) {
+    let layout = Layout::of(c);
+    let (square_avg, buf, grad_avg) = split(&layout, state);
+    let alpha = c.float(&ALPHA);
+    let wd = c.float(&WEIGHT_DECAY);
+    let h = Step {
+        a: f(alpha),
+        one_m_a: f(1.0 - alpha),
+        w: 1.0 - alpha,
+        l2: (wd != 0.0).then_some(f(wd)),
+        eps: f(c.float(&EPS)),
+        lr: f(c.lr),
+        mu: f(c.float(&MOMENTUM)),
+        first: t == 1,
+    };
+    let weights = theta.iter_mut().zip(grad).zip(square_avg.iter_mut());
+    match (buf, grad_avg) {
+        (None, None) => {
+            for ((p, &g), sq) in weights {
+                let g = h.grad(g, *p);
+                let avg = h.denom(g, sq, None);
+                h.apply(p, g, avg, None);
+            }
+        }
+        (None, Some(ga)) => {
+            for (((p, &g), sq), ga) in weights.zip(ga.iter_mut()) {
+                let g = h.grad(g, *p);
+                let avg = h.denom(g, sq, Some(ga));
+                h.apply(p, g, avg, None);
+            }
+        }
+        (Some(b), None) => {
+            for (((p, &g), sq), b) in weights.zip(b.iter_mut()) {
+                let g = h.grad(g, *p);
+                let avg = h.denom(g, sq, None);
+                h.apply(p, g, avg, Some(b));
+            }
+        }
+        (Some(b), Some(ga)) => {
+            for ((((p, &g), sq), b), ga) in weights.zip(b.iter_mut()).zip(ga.iter_mut()) {
+                let g = h.grad(g, *p);
+                let avg = h.denom(g, sq, Some(ga));
+                h.apply(p, g, avg, Some(b));
+            }
         }
     }
 }
