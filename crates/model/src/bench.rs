@@ -4,17 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::config::ModelConfig;
-use crate::fused::{default_parallelism, gemm_matmul, MatRef, Parallelism};
-
-/// The gemm threading for a thread count: `None` = what training uses
-/// ([`default_parallelism`]), `Some(1)` (or 0) = single-threaded, `Some(n)` = n rayon threads.
-pub fn parallelism_for(threads_hint: Option<usize>) -> Parallelism {
-    match threads_hint {
-        None => default_parallelism(),
-        Some(0 | 1) => Parallelism::None,
-        Some(n) => Parallelism::Rayon(n),
-    }
-}
+pub use crate::fused::parallelism_for;
+use crate::fused::{gemm_matmul, MatRef, Parallelism};
 
 /// GFLOP/s of repeated `size × size × size` f32 products with gemm (2·size³ flops each) for
 /// about `duration`: the best of ten equal windows, so a busy moment on a shared machine does

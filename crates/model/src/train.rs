@@ -14,7 +14,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::RunConfig;
 use crate::error::ModelError;
 use crate::fcn::{loss_and_correct, Fcn, Mode};
-use crate::fused::{EngineState, FlushDenormals, FusedFcn, FusedOptimizer};
+use crate::fused::{parallelism_for, EngineState, FlushDenormals, FusedFcn, FusedOptimizer};
 use crate::memory::EVAL_BATCH;
 use crate::optim::ReferenceOptimizer;
 use crate::weights::Weights;
@@ -240,27 +240,35 @@ pub fn train(
     seed: u64,
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult, ModelError> {
-    train_from(splits, config, seed, observer, None)
+    train_from(splits, config, seed, observer, None, None)
 }
 
 /// [`train`], continued from `resume` (a checkpoint of the same configuration and seed):
 /// the epochs after it are trained exactly as an uninterrupted run trains them.
+///
+/// `threads` is the matrix products' threading ([`parallelism_for`]; `None`: the process
+/// default). A sweep training several trials at once gives each one thread, so that their
+/// products do not steal each other's work. The results do not depend on it.
 pub fn train_from(
     splits: &Splits,
     config: &RunConfig,
     seed: u64,
     observer: &mut dyn RunObserver,
     resume: Option<&Checkpoint>,
+    threads: Option<usize>,
 ) -> Result<RunResult, ModelError> {
     let _flush = FlushDenormals::new();
     config.validate()?;
-    let net = FusedFcn::new(
+    let mut net = FusedFcn::new(
         &config.model,
         splits.features(),
         10,
         config.train.batch_size,
         &mut rng(seed, STREAM_INIT),
     )?;
+    if threads.is_some() {
+        net.set_parallelism(parallelism_for(threads));
+    }
     let opt = FusedOptimizer::new(&config.optimizer, &net.parameter_sizes());
     let skip_single = net.has_batch_norm();
     let engine = FusedEngine { net, opt };

@@ -44,7 +44,7 @@ pub enum RunError {
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Trials trained at once (one thread each).
+    /// Trials trained at once, one thread each (their matrix products too).
     pub jobs: usize,
     /// Which trials to claim.
     pub claim: ClaimOptions,
@@ -669,6 +669,9 @@ impl WorkContext<'_> {
                 trial.seed,
                 &mut recorder,
                 resume.as_ref(),
+                // The pool's `jobs` threads are the parallelism: two trials' threaded products
+                // in one pool steal each other's chunks, which made a -j 2 sweep slower.
+                Some(1),
             );
             if let Some(e) = recorder.store_error.take() {
                 if matches!(e, StoreError::LostClaim(_)) {

@@ -75,6 +75,16 @@ pub fn default_parallelism() -> Parallelism {
     }
 }
 
+/// The gemm threading for a thread count: `None` = the process default
+/// ([`default_parallelism`]), `Some(1)` (or 0) = single-threaded, `Some(n)` = n rayon threads.
+pub fn parallelism_for(threads_hint: Option<usize>) -> Parallelism {
+    match threads_hint {
+        None => default_parallelism(),
+        Some(0 | 1) => Parallelism::None,
+        Some(n) => Parallelism::Rayon(n),
+    }
+}
+
 /// `dst = scale · lhs · rhs` (or `dst += scale · lhs · rhs` when `accumulate`), with `dst`
 /// the row-major `lhs.rows × rhs.cols` matrix at the start of the slice.
 ///

@@ -43,7 +43,7 @@ mod workspace;
 
 pub(crate) use fpenv::FlushDenormals;
 pub use loss::BatchStats;
-pub use matmul::{default_parallelism, Parallelism};
+pub use matmul::{default_parallelism, parallelism_for, Parallelism};
 pub(crate) use matmul::{matmul as gemm_matmul, MatRef};
 pub use network::FusedFcn;
 pub use optim::FusedOptimizer;

@@ -626,6 +626,33 @@ impl crate::RunObserver for Keeper {
 }
 
 #[test]
+fn a_run_is_bit_identical_on_one_thread_and_two() {
+    // 64 x 256 x 250 products are above the single-thread cut-off, so `Some(2)` splits them.
+    let splits = synthetic_splits();
+    let model = ModelConfig {
+        hidden: vec![256, 64],
+        dropout: 0.2,
+        norm: Norm::Batch,
+        ..Default::default()
+    };
+    let opt = OptimizerConfig::new(crate::optim::OptimizerKind::Adam, 0.003);
+    let cfg = run_config(model, opt, 64);
+    let run = |threads| {
+        crate::train_from(&splits, &cfg, 5, &mut crate::NoObserver, None, threads).unwrap()
+    };
+    let (one, two) = (run(Some(1)), run(Some(2)));
+    assert_eq!(one.test_loss.to_bits(), two.test_loss.to_bits());
+    for (a, b) in one.epochs.iter().zip(&two.epochs) {
+        assert_eq!(
+            (a.train_loss.to_bits(), a.val_loss.map(f64::to_bits)),
+            (b.train_loss.to_bits(), b.val_loss.map(f64::to_bits)),
+            "epoch {}",
+            a.epoch
+        );
+    }
+}
+
+#[test]
 fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
     use crate::optim::OptimizerKind::*;
     let splits = synthetic_splits();
@@ -669,7 +696,8 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
             let back = crate::Checkpoint::read_verified(&path, &sha).unwrap();
             assert_eq!(back, cut.checkpoints[k - 1], "{what}: round trip");
             let resumed =
-                crate::train_from(&splits, &cfg, 11, &mut crate::NoObserver, Some(&back)).unwrap();
+                crate::train_from(&splits, &cfg, 11, &mut crate::NoObserver, Some(&back), None)
+                    .unwrap();
             assert_eq!(
                 resumed.test_acc.to_bits(),
                 reference.test_acc.to_bits(),
@@ -705,6 +733,7 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
             12,
             &mut crate::NoObserver,
             Some(&whole.checkpoints[0]),
+            None,
         )
         .unwrap_err();
         assert!(
