@@ -303,7 +303,7 @@ def report(results, args, optuna_version, out):
               f"({len(rows)} trials, {epochs} epochs)")
     if "random" in results and "tpe-asha" in results:
         print("\ntargets (median over the seeds):")
-        ratios = []
+        ratios, mine_all = [], []
         for r in results["tpe-asha"]:
             rnd = random_by_seed.get(r["seed"])
             if rnd is None or rnd["best"] is None:
@@ -312,6 +312,7 @@ def report(results, args, optuna_version, out):
             theirs = reach_of(rnd, rnd["best"], args.budget_epochs)
             ratio = float("inf") if mine is None else mine / theirs
             ratios.append(ratio)
+            mine_all.append(mine)
             got = f"at {mine} epochs ({ratio:.0%} of random's {theirs})" if mine is not None else "never"
             print(f"  seed {r['seed']}: random's best {rnd['best']:.4f}, reached by tpe-asha {got}")
         if ratios:
@@ -319,6 +320,11 @@ def report(results, args, optuna_version, out):
             print(f"  1. tpe-asha epochs to random's final best / random's: median "
                   f"{'never' if m == float('inf') else f'{m:.0%}'} "
                   f"(target <= 33%): {'met' if m <= 1 / 3 else 'missed'}")
+            # The other reading of "a third of its epochs": of the budget random search spent.
+            shares = [float("inf") if x is None else x / args.budget_epochs for x in mine_all]
+            s = statistics.median(shares)
+            print(f"     read against random's whole budget ({args.budget_epochs} epochs): median "
+                  f"{'never' if s == float('inf') else f'{s:.0%}'}: {'met' if s <= 1 / 3 else 'missed'}")
         if "optuna" in results:
             # A search that completed no trial within the budget counts as the worst.
             mine = statistics.median(r["best"] or 0.0 for r in results["tpe-asha"])
