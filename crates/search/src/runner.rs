@@ -669,8 +669,8 @@ impl WorkContext<'_> {
                 trial.seed,
                 &mut recorder,
                 resume.as_ref(),
-                // The pool's `jobs` threads are the parallelism: two trials' threaded products
-                // in one pool steal each other's chunks, which made a -j 2 sweep slower.
+                // The pool's `jobs` threads are the parallelism. The CLI also sets
+                // RAYON_NUM_THREADS=1 (for candle); this holds for library callers too.
                 Some(1),
             );
             if let Some(e) = recorder.store_error.take() {
