@@ -247,8 +247,8 @@ pub fn train(
 /// the epochs after it are trained exactly as an uninterrupted run trains them.
 ///
 /// `threads` is the matrix products' threading ([`parallelism_for`]; `None`: the process
-/// default). A sweep training several trials at once gives each one thread, so that their
-/// products do not steal each other's work. The results do not depend on it.
+/// default). A sweep gives each trial one thread: its worker pool's threads are the
+/// parallelism. The results do not depend on it.
 pub fn train_from(
     splits: &Splits,
     config: &RunConfig,
@@ -266,9 +266,7 @@ pub fn train_from(
         config.train.batch_size,
         &mut rng(seed, STREAM_INIT),
     )?;
-    if threads.is_some() {
-        net.set_parallelism(parallelism_for(threads));
-    }
+    net.set_parallelism(parallelism_for(threads));
     let opt = FusedOptimizer::new(&config.optimizer, &net.parameter_sizes());
     let skip_single = net.has_batch_norm();
     let engine = FusedEngine { net, opt };

@@ -640,14 +640,28 @@ fn a_run_is_bit_identical_on_one_thread_and_two() {
     let run = |threads| {
         crate::train_from(&splits, &cfg, 5, &mut crate::NoObserver, None, threads).unwrap()
     };
-    let (one, two) = (run(Some(1)), run(Some(2)));
-    assert_eq!(one.test_loss.to_bits(), two.test_loss.to_bits());
-    for (a, b) in one.epochs.iter().zip(&two.epochs) {
+    assert_bit_identical(&run(Some(1)), &run(Some(2)), "one thread and two");
+}
+
+/// `a` and `b` have the same test metrics and per-epoch losses, bit for bit.
+fn assert_bit_identical(a: &RunResult, b: &RunResult, what: &str) {
+    assert_eq!(a.epochs.len(), b.epochs.len(), "{what}: epochs");
+    assert_eq!(
+        a.test_acc.to_bits(),
+        b.test_acc.to_bits(),
+        "{what}: test acc"
+    );
+    assert_eq!(
+        a.test_loss.to_bits(),
+        b.test_loss.to_bits(),
+        "{what}: test loss"
+    );
+    for (x, y) in a.epochs.iter().zip(&b.epochs) {
         assert_eq!(
-            (a.train_loss.to_bits(), a.val_loss.map(f64::to_bits)),
-            (b.train_loss.to_bits(), b.val_loss.map(f64::to_bits)),
-            "epoch {}",
-            a.epoch
+            (x.train_loss.to_bits(), x.val_loss.map(f64::to_bits)),
+            (y.train_loss.to_bits(), y.val_loss.map(f64::to_bits)),
+            "{what}: epoch {}",
+            x.epoch
         );
     }
 }
@@ -698,24 +712,7 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
             let resumed =
                 crate::train_from(&splits, &cfg, 11, &mut crate::NoObserver, Some(&back), None)
                     .unwrap();
-            assert_eq!(
-                resumed.test_acc.to_bits(),
-                reference.test_acc.to_bits(),
-                "{what} from {k}"
-            );
-            assert_eq!(
-                resumed.test_loss.to_bits(),
-                reference.test_loss.to_bits(),
-                "{what} from {k}"
-            );
-            for (a, b) in resumed.epochs.iter().zip(&reference.epochs) {
-                assert_eq!(
-                    (a.train_loss.to_bits(), a.val_loss.map(f64::to_bits)),
-                    (b.train_loss.to_bits(), b.val_loss.map(f64::to_bits)),
-                    "{what} from {k}: epoch {}",
-                    a.epoch
-                );
-            }
+            assert_bit_identical(&resumed, &reference, &format!("{what} from {k}"));
         }
         // A torn file and another run's checkpoint are refused.
         let dir = tempfile::tempdir().unwrap();
