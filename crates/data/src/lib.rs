@@ -4,6 +4,7 @@
 //! Typical use: [`resolve_data_dir`], then [`Dataset::load`], then [`Splits::new`] once per
 //! configuration, and [`Splits::train_epoch`] / [`Splits::eval_batches`] in each run.
 
+pub mod augment;
 pub mod dataset;
 pub mod error;
 pub mod fetch;
@@ -12,6 +13,7 @@ pub mod info;
 pub mod registry;
 pub mod split;
 
+pub use augment::Augment;
 pub use dataset::Dataset;
 pub use error::{DataError, Result};
 pub use fetch::{

@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::augment::Augment;
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::info::mean_std;
@@ -165,6 +166,7 @@ impl Splits {
             order,
             next: 0,
             batch_size,
+            augment: None,
         }
     }
 
@@ -182,13 +184,20 @@ impl Splits {
         }
     }
 
-    /// Copies the given training images (and labels) into a batch.
-    fn gather_train(&self, indices: &[usize]) -> Batch {
+    /// Copies the given training images (and labels) into a batch, augmenting each one first
+    /// when asked to.
+    fn gather_train(&self, indices: &[usize], augment: Option<&mut Augmenter>) -> Batch {
         let features = self.features();
         let ds = &self.dataset;
         let mut images = Vec::with_capacity(indices.len() * features);
         for &i in indices {
             images.extend_from_slice(&ds.train_images[i * features..(i + 1) * features]);
+        }
+        if let Some(a) = augment {
+            for image in images.chunks_exact_mut(features) {
+                a.augment
+                    .apply(image, ds.rows, ds.cols, &mut a.scratch, &mut a.rng);
+            }
         }
         let labels = indices
             .iter()
@@ -259,6 +268,28 @@ pub struct TrainBatches<'a> {
     order: Vec<usize>,
     next: usize,
     batch_size: usize,
+    augment: Option<Augmenter>,
+}
+
+/// An augmentation with the random stream it draws from and a buffer for its translations.
+#[derive(Debug)]
+struct Augmenter {
+    augment: Augment,
+    rng: ChaCha8Rng,
+    scratch: Vec<f32>,
+}
+
+impl TrainBatches<'_> {
+    /// Augments every image of the following batches with `augment`, drawing from `rng`
+    /// (image after image, in batch order); an identity augmentation draws nothing.
+    pub fn augmented(mut self, augment: Augment, rng: ChaCha8Rng) -> Self {
+        self.augment = (!augment.is_identity()).then(|| Augmenter {
+            augment,
+            rng,
+            scratch: vec![0.0; self.splits.features()],
+        });
+        self
+    }
 }
 
 impl Iterator for TrainBatches<'_> {
@@ -269,7 +300,9 @@ impl Iterator for TrainBatches<'_> {
             return None;
         }
         let end = (self.next + self.batch_size).min(self.order.len());
-        let batch = self.splits.gather_train(&self.order[self.next..end]);
+        let batch = self
+            .splits
+            .gather_train(&self.order[self.next..end], self.augment.as_mut());
         self.next = end;
         Some(batch)
     }
@@ -303,7 +336,7 @@ impl Iterator for EvalBatches<'_> {
         let batch = match self.part {
             Part::Validation => self
                 .splits
-                .gather_train(&self.splits.validation[self.next..end]),
+                .gather_train(&self.splits.validation[self.next..end], None),
             Part::Test => self.splits.gather_test(self.next, end),
         };
         self.next = end;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use fcnsweep_data::{DataError, Dataset, DatasetName, Part, SplitOptions, Splits};
+use fcnsweep_data::{Augment, DataError, Dataset, DatasetName, Part, SplitOptions, Splits};
 use fcnsweep_testkit::idx::{write_dataset, Naming, Pixels};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -215,4 +215,101 @@ fn standardization_uses_the_training_part_statistics() {
         .unwrap()
         .normalization()
         .is_none());
+}
+
+/// `image` (28x28) translated so that output (r, c) is input (r + dy, c + dx), black outside,
+/// then mirrored left-right when `flip`.
+fn moved(image: &[f32], dy: isize, dx: isize, flip: bool) -> Vec<f32> {
+    let mut out = vec![0.0; 784];
+    for r in 0..28isize {
+        for c in 0..28isize {
+            let (sr, sc) = (r + dy, c + dx);
+            if (0..28).contains(&sr) && (0..28).contains(&sc) {
+                out[(r * 28 + c) as usize] = image[(sr * 28 + sc) as usize];
+            }
+        }
+    }
+    if flip {
+        out.chunks_mut(28).for_each(|row| row.reverse());
+    }
+    out
+}
+
+#[test]
+fn augmented_epochs_keep_order_and_labels_and_move_each_image() {
+    let ds = tiny();
+    let s = Splits::new(Arc::clone(&ds), &opts(50, 4)).unwrap();
+    let augment = Augment {
+        shift: 2,
+        flip: true,
+    };
+    let plain: Vec<_> = s
+        .train_epoch(32, &mut ChaCha8Rng::seed_from_u64(1))
+        .collect();
+    let augmented: Vec<_> = s
+        .train_epoch(32, &mut ChaCha8Rng::seed_from_u64(1))
+        .augmented(augment, ChaCha8Rng::seed_from_u64(2))
+        .collect();
+    assert_eq!(plain.len(), augmented.len());
+    let (mut changed, mut rows) = (0, 0);
+    for (p, a) in plain.iter().zip(&augmented) {
+        assert_eq!(p.labels, a.labels);
+        for (orig, got) in p.images.chunks(784).zip(a.images.chunks(784)) {
+            rows += 1;
+            changed += usize::from(orig != got);
+            let found = (-2..=2).any(|dy| {
+                (-2..=2).any(|dx| [false, true].iter().any(|&f| moved(orig, dy, dx, f) == got))
+            });
+            assert!(
+                found,
+                "row {rows} is no shift of at most 2 pixels, flipped or not"
+            );
+        }
+    }
+    // 1 in 50 images draws no shift and no flip.
+    assert!(
+        changed * 10 > rows * 9,
+        "{changed} of {rows} images changed"
+    );
+    // The identity augmentation is the plain epoch; held-out parts are never augmented.
+    let same: Vec<_> = s
+        .train_epoch(32, &mut ChaCha8Rng::seed_from_u64(1))
+        .augmented(Augment::default(), ChaCha8Rng::seed_from_u64(2))
+        .collect();
+    assert_eq!(same, plain);
+}
+
+#[test]
+fn augmentation_shifts_in_black_before_standardizing() {
+    let ds = tiny();
+    let s = Splits::new(
+        Arc::clone(&ds),
+        &SplitOptions {
+            standardize: true,
+            ..opts(50, 4)
+        },
+    )
+    .unwrap();
+    let (mean, std) = s.normalization().unwrap();
+    let augment = Augment {
+        shift: 3,
+        flip: false,
+    };
+    let black = (0.0 - mean) / std;
+    let batches = s
+        .train_epoch(300, &mut ChaCha8Rng::seed_from_u64(1))
+        .augmented(augment, ChaCha8Rng::seed_from_u64(2));
+    // A shifted image has at least one whole row or column of black (standardized) pixels.
+    let mut shifted = 0;
+    for b in batches {
+        for img in b.images.chunks(784) {
+            let black_row = (0..28).any(|r| img[r * 28..(r + 1) * 28].iter().all(|&x| x == black));
+            let black_col = (0..28).any(|c| (0..28).all(|r| img[r * 28 + c] == black));
+            shifted += usize::from(black_row || black_col);
+        }
+    }
+    assert!(
+        shifted > 200,
+        "{shifted} of 250 images show shifted-in black"
+    );
 }

@@ -234,6 +234,20 @@ pub const TRAINING: &[AxisDef] = &[
         train.batch_size
     ),
     field!(
+        "augment_shift",
+        Count,
+        Training,
+        "random translation of each training image by up to N pixels per axis, every epoch (0-13)",
+        train.augment_shift
+    ),
+    field!(
+        "augment_flip",
+        Bool,
+        Training,
+        "mirror each training image left-right with probability 1/2, every epoch",
+        train.augment_flip
+    ),
+    field!(
         "validation",
         Count,
         Training,

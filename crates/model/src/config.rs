@@ -209,6 +209,22 @@ pub struct TrainConfig {
         skip_serializing_if = "is_default_lr_gamma"
     )]
     pub lr_gamma: f64,
+    /// Largest random translation of each training image, in pixels along each axis, drawn
+    /// anew every epoch (torchvision's `RandomCrop(28, padding=augment_shift)`); 0: none.
+    /// Left out of the serialized form while 0, as are the other defaults.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub augment_shift: usize,
+    /// Mirror each training image left-right with probability 1/2, every epoch
+    /// (torchvision's `RandomHorizontalFlip`). Left out of the serialized form while false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub augment_flip: bool,
+}
+
+/// Largest accepted [`TrainConfig::augment_shift`]: below half the 28-pixel image side.
+pub const MAX_AUGMENT_SHIFT: usize = 13;
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 /// Default [`TrainConfig::lr_step_size`].
@@ -263,6 +279,8 @@ impl Default for TrainConfig {
             lr_schedule: LrSchedule::Constant,
             lr_step_size: DEFAULT_LR_STEP_SIZE,
             lr_gamma: DEFAULT_LR_GAMMA,
+            augment_shift: 0,
+            augment_flip: false,
         }
     }
 }
@@ -321,6 +339,13 @@ impl RunConfig {
         }
         if !(t.lr_gamma > 0.0 && t.lr_gamma <= 1.0) {
             return bad("lr_gamma", t.lr_gamma.to_string(), "a number in (0, 1]");
+        }
+        if t.augment_shift > MAX_AUGMENT_SHIFT {
+            return bad(
+                "augment_shift",
+                t.augment_shift.to_string(),
+                "a shift of 0 to 13 pixels (below half the 28-pixel image side)",
+            );
         }
         if t.train_subset == Some(0) {
             return bad("train_subset", "0".into(), "at least 1 image (or unset)");
@@ -406,7 +431,7 @@ mod tests {
     #[test]
     fn default_schedule_is_left_out_of_json() {
         let json = serde_json::to_string(&TrainConfig::default()).unwrap();
-        assert!(!json.contains("lr_"), "{json}");
+        assert!(!json.contains("lr_") && !json.contains("augment"), "{json}");
         let back: TrainConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, TrainConfig::default());
         let cosine = serde_json::to_string(&train(LrSchedule::Cosine, 3)).unwrap();

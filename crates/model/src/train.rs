@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use fcnsweep_data::{Batch, Part, Splits};
+use fcnsweep_data::{Augment, Batch, Part, Splits};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,11 @@ use crate::weights::Weights;
 const STREAM_INIT: u64 = 0;
 const STREAM_DROPOUT: u64 = 1;
 const STREAM_SHUFFLE: u64 = 2;
+const STREAM_AUGMENT: u64 = 3;
+
+/// Words of the augmentation stream reserved for one epoch (far more than it draws), so that
+/// epoch `e` starts at `e << AUGMENT_EPOCH_BITS` and a resumed run needs no saved position.
+const AUGMENT_EPOCH_BITS: u32 = 40;
 
 /// Metrics of one finished epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +101,13 @@ fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     rng
+}
+
+/// The random stream that augments the training images of `epoch` (1-based) of run `seed`.
+fn augment_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
+    let mut r = rng(seed, STREAM_AUGMENT);
+    r.set_word_pos((epoch as u128) << AUGMENT_EPOCH_BITS);
+    r
 }
 
 fn to_tensors(batch: Batch, features: usize) -> Result<(Tensor, Tensor), ModelError> {
@@ -330,7 +342,14 @@ fn run(
         let epoch_start = Instant::now();
         engine.set_lr(config.optimizer.lr * config.train.lr_factor(epoch));
         let (mut loss_sum, mut batches, mut correct, mut seen) = (0.0f64, 0usize, 0usize, 0usize);
-        for batch in splits.train_epoch(config.train.batch_size, &mut shuffle_rng) {
+        let augment = Augment {
+            shift: config.train.augment_shift,
+            flip: config.train.augment_flip,
+        };
+        let epoch_batches = splits
+            .train_epoch(config.train.batch_size, &mut shuffle_rng)
+            .augmented(augment, augment_rng(seed, epoch));
+        for batch in epoch_batches {
             if observer.should_stop() {
                 return Err(ModelError::Interrupted);
             }

@@ -107,6 +107,10 @@ struct TrainIdentity {
     lr_step_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lr_gamma: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    augment_shift: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    augment_flip: Option<bool>,
 }
 
 impl<'a> Identity<'a> {
@@ -162,6 +166,8 @@ impl<'a> Identity<'a> {
                     lr_step_size: (t.lr_step_size != DEFAULT_LR_STEP_SIZE)
                         .then_some(t.lr_step_size),
                     lr_gamma: (t.lr_gamma != DEFAULT_LR_GAMMA).then_some(t.lr_gamma),
+                    augment_shift: (t.augment_shift != 0).then_some(t.augment_shift),
+                    augment_flip: t.augment_flip.then_some(true),
                 },
             },
         }
@@ -310,5 +316,22 @@ mod tests {
             config_hash(FASHION, &step_gamma)
         );
         assert_ne!(config_hash(FASHION, &step), config_hash(FASHION, &cosine));
+    }
+
+    #[test]
+    fn each_augmentation_gets_its_own_hash() {
+        let plain = config_hash(FASHION, &sgd(0.1));
+        let mut shifted = sgd(0.1);
+        shifted.train.augment_shift = 2;
+        let mut flipped = sgd(0.1);
+        flipped.train.augment_flip = true;
+        let mut both = shifted.clone();
+        both.train.augment_flip = true;
+        let hashes: std::collections::BTreeSet<_> = [&shifted, &flipped, &both]
+            .into_iter()
+            .map(|r| config_hash(FASHION, r))
+            .chain([plain])
+            .collect();
+        assert_eq!(hashes.len(), 4, "{hashes:?}");
     }
 }

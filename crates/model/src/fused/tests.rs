@@ -601,6 +601,29 @@ fn schedules_change_the_learning_rate_between_epochs() {
     assert_runs_agree(&fused, &reference, "cosine", 1.0 / 200.0 + 1e-9);
 }
 
+#[test]
+fn augmentation_changes_the_training_images_alike_in_both_engines() {
+    let splits = synthetic_splits();
+    let mut cfg = run_config(
+        model(&[48, 24], 0.1, Norm::Batch),
+        OptimizerConfig::new(OptimizerKind::Adam, 0.002),
+        32,
+    );
+    let plain = train(&splits, &cfg, 3, &mut NoObserver).unwrap();
+    cfg.train.augment_shift = 2;
+    cfg.train.augment_flip = true;
+    let fused = train(&splits, &cfg, 3, &mut NoObserver).unwrap();
+    let reference = train_reference(&splits, &cfg, 3, &mut NoObserver).unwrap();
+    assert_runs_agree(&fused, &reference, "augmented", 1.0 / 200.0 + 1e-9);
+    // Same seed, same shuffles: only the images differ, from the first batch on.
+    assert_ne!(plain.epochs[0].train_loss, fused.epochs[0].train_loss);
+    let again = train(&splits, &cfg, 3, &mut NoObserver).unwrap();
+    assert_bit_identical(&fused, &again, "augmented, same seed");
+    // Chance level is ln 10 = 2.30: the moved and mirrored prototypes are still learnt.
+    let val_loss = fused.epochs[1].val_loss.unwrap();
+    assert!(val_loss < 2.2, "augmented run learns ({val_loss})");
+}
+
 /// Keeps every checkpoint offered and can stop the run after a given epoch.
 struct Keeper {
     checkpoints: Vec<crate::Checkpoint>,
@@ -671,13 +694,29 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
     use crate::optim::OptimizerKind::*;
     let splits = synthetic_splits();
     let c = OptimizerConfig::new;
+    // The last two also augment their images, whose random stream restarts every epoch.
     let cases = [
-        (Norm::None, 0.0, c(Sgd, 0.05).with("momentum", 0.9)),
-        (Norm::Batch, 0.3, c(Adam, 0.003).with("weight_decay", 1e-4)),
-        (Norm::None, 0.15, c(Rmsprop, 0.001).with("centered", true)),
-        (Norm::Batch, 0.0, c(Adagrad, 0.01)),
+        (
+            Norm::None,
+            0.0,
+            c(Sgd, 0.05).with("momentum", 0.9),
+            (0, false),
+        ),
+        (
+            Norm::Batch,
+            0.3,
+            c(Adam, 0.003).with("weight_decay", 1e-4),
+            (0, false),
+        ),
+        (
+            Norm::None,
+            0.15,
+            c(Rmsprop, 0.001).with("centered", true),
+            (2, true),
+        ),
+        (Norm::Batch, 0.0, c(Adagrad, 0.01), (1, false)),
     ];
-    for (norm, dropout, opt) in cases {
+    for (norm, dropout, opt, (shift, flip)) in cases {
         let mut cfg = run_config(
             ModelConfig {
                 hidden: vec![32, 16],
@@ -690,7 +729,12 @@ fn a_run_resumed_from_any_checkpoint_ends_bit_identical() {
         );
         cfg.train.epochs = 4;
         cfg.train.lr_schedule = crate::LrSchedule::Cosine;
-        let what = format!("{norm:?} dropout {dropout} {:?}", cfg.optimizer.kind());
+        cfg.train.augment_shift = shift;
+        cfg.train.augment_flip = flip;
+        let what = format!(
+            "{norm:?} dropout {dropout} {:?} shift {shift} flip {flip}",
+            cfg.optimizer.kind()
+        );
         let mut whole = Keeper {
             checkpoints: Vec::new(),
             stop_after: None,
