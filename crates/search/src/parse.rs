@@ -314,6 +314,31 @@ mod tests {
     }
 
     #[test]
+    fn augmentation_parses_at_top_level_in_grids_and_random_params() {
+        let spec = ok(&format!(
+            "{HEAD}augment_shift: 2\nsearch:\n  - grid:\n      augment_flip: [false, true]\n  - random:\n      trials: 12\n      seed: 3\n      params:\n        augment_shift: {{int_uniform: [0, 3]}}\n        augment_flip: {{choice: [false, true]}}\n"
+        ));
+        let base = spec.base_run();
+        assert_eq!(
+            (base.train.augment_shift, base.train.augment_flip),
+            (2, false)
+        );
+        let plan = crate::expand::expand(&spec).unwrap();
+        let seen: std::collections::BTreeSet<(usize, bool)> = plan
+            .configs
+            .iter()
+            .map(|c| (c.run.train.augment_shift, c.run.train.augment_flip))
+            .collect();
+        assert!(seen.contains(&(2, true)), "{seen:?}");
+        assert!(seen.iter().all(|(s, _)| *s <= 3), "{seen:?}");
+        assert!(seen.len() >= 4, "12 draws over 8 pairs: {seen:?}");
+        err(
+            &format!("{HEAD}augment_shift: 14\n"),
+            &["augment_shift", "'14'", "0 to 13 pixels"],
+        );
+    }
+
+    #[test]
     fn schedules_parse_at_top_level_in_grids_and_random_params() {
         let spec = ok(&format!(
             "{HEAD}epochs: 20\nlr_schedule: step\nlr_step_size: 5\nlr_gamma: 0.5\nsearch:\n  - grid:\n      lr_schedule: [constant, cosine]\n  - random:\n      trials: 4\n      params:\n        lr_schedule: {{choice: [cosine, step]}}\n        lr_gamma: {{uniform: [0.2, 0.9]}}\n"
