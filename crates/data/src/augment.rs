@@ -70,8 +70,8 @@ fn translate(image: &mut [f32], rows: usize, cols: usize, dy: isize, dx: isize, 
                 continue;
             }
             let (r, src) = (r as usize, src as usize);
-            let from = (src * cols) as isize + c0 as isize + dx;
-            let from = from as usize;
+            // The source column of output column c0 is c0 + dx, inside the image.
+            let from = src * cols + (c0 as isize + dx) as usize;
             out[r * cols + c0..r * cols + c1].copy_from_slice(&image[from..from + (c1 - c0)]);
         }
     }
