@@ -7,6 +7,8 @@ optimizer), for each search seed:
   random     fcnsweep, a `random` block
   tpe        fcnsweep, a `tpe` block, no pruning
   tpe-asha   fcnsweep, a `tpe` block with `prune: {method: asha}`
+  tpe-asha-cost
+             the same with `cost_aware: true` (expected improvement per predicted training cost)
   optuna     Optuna's TPESampler with SuccessiveHalvingPruner, driving `fcnsweep train --json`
              as its objective and reading the epochs as they stream, so that it can prune
 
@@ -61,7 +63,10 @@ SPACE = {
     "batch_size": "{choice: [32, 64, 128, 256]}",
 }
 
-METHODS = ["random", "tpe", "tpe-asha", "optuna"]
+METHODS = ["random", "tpe", "tpe-asha", "tpe-asha-cost", "optuna"]
+
+# The methods the issue's targets are checked for: TPE with ASHA, plain and cost-aware.
+ASHA_METHODS = ["tpe-asha", "tpe-asha-cost"]
 
 
 def spec(method, seed, args, trials):
@@ -76,9 +81,12 @@ def spec(method, seed, args, trials):
     ]
     if args.train_subset:
         lines.append(f"train_subset: {args.train_subset}")
-    if method == "tpe-asha":
+    if method in ASHA_METHODS:
         lines.append(f"prune: {{method: asha, min_epochs: 1, reduction_factor: {args.reduction_factor}}}")
-    lines += ["search:", f"  - {block}:", f"      trials: {trials}", f"      seed: {seed}", "      params:"]
+    lines += ["search:", f"  - {block}:", f"      trials: {trials}", f"      seed: {seed}"]
+    if method == "tpe-asha-cost":
+        lines.append("      cost_aware: true")
+    lines.append("      params:")
     for key, dist in SPACE.items():
         dist = dist.replace("EPOCHS_LO", str(args.epochs[0])).replace("EPOCHS_HI", str(args.epochs[1]))
         lines.append(f"        {key}: {dist}")
@@ -135,7 +143,7 @@ def run_fcnsweep(method, seed, args, work):
     """Runs one fcnsweep search until its budget of epochs; returns (points, wall seconds)."""
     mean_epochs = (args.epochs[0] + args.epochs[1]) / 2
     trials = max(1, round(args.budget_epochs / mean_epochs))
-    if method == "tpe-asha":
+    if method in ASHA_METHODS:
         trials *= 8  # pruned trials are short: the epoch budget, not the trial count, ends it
     path = work / f"{method}-{seed}.yaml"
     path.write_text(spec(method, seed, args, trials))
@@ -268,12 +276,49 @@ def reach_of(run, target, budget):
     return None
 
 
+def print_targets(results, name, random_by_seed, args):
+    """Checks the issue's three targets for the TPE + ASHA method `name`, on the medians."""
+    print(f"\ntargets for {name} (median over the seeds):")
+    ratios, mine_all = [], []
+    for r in results[name]:
+        rnd = random_by_seed.get(r["seed"])
+        if rnd is None or rnd["best"] is None:
+            continue
+        mine = reach_of(r, rnd["best"], args.budget_epochs)
+        theirs = reach_of(rnd, rnd["best"], args.budget_epochs)
+        ratio = float("inf") if mine is None else mine / theirs
+        ratios.append(ratio)
+        mine_all.append(mine)
+        got = f"at {mine} epochs ({ratio:.0%} of random's {theirs})" if mine is not None else "never"
+        print(f"  seed {r['seed']}: random's best {rnd['best']:.4f}, reached by {name} {got}")
+    if ratios:
+        m = statistics.median(ratios)
+        print(f"  1. {name} epochs to random's final best / random's: median "
+              f"{'never' if m == float('inf') else f'{m:.0%}'} "
+              f"(target <= 33%): {'met' if m <= 1 / 3 else 'missed'}")
+        # The other reading of "a third of its epochs": of the budget random search spent.
+        shares = [float("inf") if x is None else x / args.budget_epochs for x in mine_all]
+        s = statistics.median(shares)
+        print(f"     read against random's whole budget ({args.budget_epochs} epochs): median "
+              f"{'never' if s == float('inf') else f'{s:.0%}'}: {'met' if s <= 1 / 3 else 'missed'}")
+    if "optuna" in results:
+        # A search that completed no trial within the budget counts as the worst.
+        mine = statistics.median(r["best"] or 0.0 for r in results[name])
+        theirs = statistics.median(r["best"] or 0.0 for r in results["optuna"])
+        print(f"  2. best val_acc {name} {mine:.4f} vs optuna {theirs:.4f}: "
+              f"{'met' if mine >= theirs else 'missed'}")
+        walls = {m: statistics.median(r["wall"] for r in results[m]) for m in (name, "random", "optuna")}
+        print(f"  3. wall s {name} {walls[name]:.0f} vs random {walls['random']:.0f}, "
+              f"optuna {walls['optuna']:.0f}: "
+              f"{'met' if walls[name] < min(walls['random'], walls['optuna']) else 'missed'}")
+
+
 def report(results, args, optuna_version, out):
     """Prints the medians over the seeds and the issue's three targets, writes the JSON and plot."""
     seeds = sorted({r["seed"] for runs in results.values() for r in runs})
     print(f"\nmedians over {len(seeds)} seeds {seeds} (budget {args.budget_epochs} epochs; "
           f"train subset {args.train_subset or 'all'}; optuna {optuna_version or 'not run'})")
-    print(f"{'method':9s}  {'best val_acc':>12s}  " + "  ".join(f"{'to ' + str(t):>8s}" for t in args.targets)
+    print(f"{'method':13s}  {'best val_acc':>12s}  " + "  ".join(f"{'to ' + str(t):>8s}" for t in args.targets)
           + f"  {'to rnd best':>11s}  wall s")
     random_by_seed = {r["seed"]: r for r in results.get("random", [])}
     for method, runs in results.items():
@@ -287,7 +332,7 @@ def report(results, args, optuna_version, out):
                   for r in runs if r["seed"] in random_by_seed and random_by_seed[r["seed"]]["best"] is not None]
         rnd_cell = (f"{statistics.median([x if x is not None else float('inf') for x in to_rnd]):>11.0f}"
                     if to_rnd else f"{'-':>11s}")
-        print(f"{method:9s}  {statistics.median(bests) if bests else float('nan'):>12.4f}  " + "  ".join(cells)
+        print(f"{method:13s}  {statistics.median(bests) if bests else float('nan'):>12.4f}  " + "  ".join(cells)
               + f"  {rnd_cell}  {statistics.median(r['wall'] for r in runs):6.0f}")
     print("\nwhat the epochs cost (all seeds): training s per trial-epoch, share of epochs at batch 32, "
           "mean width of the first layer per epoch")
@@ -299,42 +344,11 @@ def report(results, args, optuna_version, out):
         secs = sum(t["seconds"] for t in rows)
         small = sum(t["epochs"] for t in rows if t["batch_size"] == 32)
         width = sum(int(str(t["hidden"]).split("-")[0] or 0) * t["epochs"] for t in rows)
-        print(f"  {method:9s} {secs / epochs:5.2f} s  {small / epochs:4.0%}  {width / epochs:5.0f}  "
+        print(f"  {method:13s} {secs / epochs:5.2f} s  {small / epochs:4.0%}  {width / epochs:5.0f}  "
               f"({len(rows)} trials, {epochs} epochs)")
-    if "random" in results and "tpe-asha" in results:
-        print("\ntargets (median over the seeds):")
-        ratios, mine_all = [], []
-        for r in results["tpe-asha"]:
-            rnd = random_by_seed.get(r["seed"])
-            if rnd is None or rnd["best"] is None:
-                continue
-            mine = reach_of(r, rnd["best"], args.budget_epochs)
-            theirs = reach_of(rnd, rnd["best"], args.budget_epochs)
-            ratio = float("inf") if mine is None else mine / theirs
-            ratios.append(ratio)
-            mine_all.append(mine)
-            got = f"at {mine} epochs ({ratio:.0%} of random's {theirs})" if mine is not None else "never"
-            print(f"  seed {r['seed']}: random's best {rnd['best']:.4f}, reached by tpe-asha {got}")
-        if ratios:
-            m = statistics.median(ratios)
-            print(f"  1. tpe-asha epochs to random's final best / random's: median "
-                  f"{'never' if m == float('inf') else f'{m:.0%}'} "
-                  f"(target <= 33%): {'met' if m <= 1 / 3 else 'missed'}")
-            # The other reading of "a third of its epochs": of the budget random search spent.
-            shares = [float("inf") if x is None else x / args.budget_epochs for x in mine_all]
-            s = statistics.median(shares)
-            print(f"     read against random's whole budget ({args.budget_epochs} epochs): median "
-                  f"{'never' if s == float('inf') else f'{s:.0%}'}: {'met' if s <= 1 / 3 else 'missed'}")
-        if "optuna" in results:
-            # A search that completed no trial within the budget counts as the worst.
-            mine = statistics.median(r["best"] or 0.0 for r in results["tpe-asha"])
-            theirs = statistics.median(r["best"] or 0.0 for r in results["optuna"])
-            print(f"  2. best val_acc tpe-asha {mine:.4f} vs optuna {theirs:.4f}: "
-                  f"{'met' if mine >= theirs else 'missed'}")
-            walls = {m: statistics.median(r["wall"] for r in results[m]) for m in ("tpe-asha", "random", "optuna")}
-            print(f"  3. wall s tpe-asha {walls['tpe-asha']:.0f} vs random {walls['random']:.0f}, "
-                  f"optuna {walls['optuna']:.0f}: "
-                  f"{'met' if walls['tpe-asha'] < min(walls['random'], walls['optuna']) else 'missed'}")
+    for name in ASHA_METHODS:
+        if "random" in results and name in results:
+            print_targets(results, name, random_by_seed, args)
     (out / "search-benchmark.json").write_text(json.dumps(
         {"args": vars(args), "optuna": optuna_version, "results": results}, indent=1))
     try:
@@ -417,7 +431,7 @@ def main():
             results[method].append({"seed": seed, "best": best, "curve": curve, "reach": reach,
                                     "wall": wall, "points": points, "trials": trials})
             reached = "  ".join(f"{t}: {reach[t] if reach[t] is not None else '-'}" for t in args.targets)
-            print(f"{method:9s} seed {seed}: best val_acc {best if best is None else f'{best:.4f}'} "
+            print(f"{method:13s} seed {seed}: best val_acc {best if best is None else f'{best:.4f}'} "
                   f"within {args.budget_epochs} epochs; epochs to reach {reached}; {wall:.0f} s", flush=True)
             # Written after every search, so a run cut short keeps what it finished.
             (out / "search-benchmark.json").write_text(json.dumps(

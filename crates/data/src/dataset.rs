@@ -13,6 +13,8 @@ use crate::registry::{DatasetName, FileRole};
 pub const IMAGE_ROWS: usize = 28;
 /// Image width every dataset of ours must have.
 pub const IMAGE_COLS: usize = 28;
+/// Training images of every dataset of ours (FashionMNIST and MNIST both have 60,000).
+pub const TRAIN_IMAGES: usize = 60_000;
 
 /// A dataset decoded into memory: train and test images as f32 in [0, 1], with labels.
 ///

@@ -3,6 +3,7 @@
 //! These types are plain data (serde-serializable) so the search engine can hash, store and
 //! expand them; [`RunConfig::validate`] is the one place their values are checked.
 
+use fcnsweep_data::dataset::TRAIN_IMAGES;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
@@ -166,6 +167,21 @@ pub struct ModelConfig {
     pub norm: Norm,
 }
 
+impl ModelConfig {
+    /// Weights and biases of the linear layers with `inputs` features and `classes` logits
+    /// (batch norm's scale and shift not counted); saturates instead of overflowing.
+    pub fn linear_parameters(&self, inputs: usize, classes: usize) -> u64 {
+        let mut params: u64 = 0;
+        let mut fan_in = inputs as u64;
+        for &w in self.hidden.iter().chain(std::iter::once(&classes)) {
+            let w = w as u64;
+            params = params.saturating_add(fan_in.saturating_mul(w).saturating_add(w));
+            fan_in = w;
+        }
+        params
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
@@ -249,6 +265,13 @@ fn is_default_lr_gamma(v: &f64) -> bool {
 }
 
 impl TrainConfig {
+    /// The images one epoch trains on: `train_subset`, or every training image not held out
+    /// for validation.
+    pub fn training_images(&self) -> usize {
+        self.train_subset
+            .unwrap_or(TRAIN_IMAGES.saturating_sub(self.validation))
+    }
+
     /// The factor the base learning rate is multiplied by in `epoch` (1-based), following
     /// [`TrainConfig::lr_schedule`]; 1 for a constant schedule.
     pub fn lr_factor(&self, epoch: usize) -> f64 {
@@ -327,7 +350,7 @@ impl RunConfig {
         if t.batch_size == 0 {
             return bad("batch_size", "0".into(), "at least 1");
         }
-        if t.validation >= 60_000 {
+        if t.validation >= TRAIN_IMAGES {
             return bad(
                 "validation",
                 t.validation.to_string(),

@@ -5,6 +5,7 @@ pub mod axes;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod fcn;
 pub mod fused;

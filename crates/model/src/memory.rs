@@ -44,13 +44,8 @@ impl MemoryEstimate {
         let m = &config.model;
         let bn = m.norm == Norm::Batch;
         let widths: Vec<u64> = m.hidden.iter().map(|&w| w as u64).collect();
+        let mut params = m.linear_parameters(inputs, classes);
         let (inputs, classes) = (inputs as u64, classes as u64);
-        let mut params: u64 = 0;
-        let mut fan_in = inputs;
-        for &w in widths.iter().chain(std::iter::once(&classes)) {
-            params = params.saturating_add(fan_in.saturating_mul(w).saturating_add(w));
-            fan_in = w;
-        }
         let hidden_sum = widths.iter().fold(0u64, |a, &w| a.saturating_add(w));
         let bn_sum = if bn { hidden_sum } else { 0 };
         // Scale and shift are parameters; running mean and variance are buffers.

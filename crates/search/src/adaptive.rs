@@ -6,8 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use fcnsweep_data::dataset::{IMAGE_COLS, IMAGE_ROWS};
 use fcnsweep_tune::prune::{Curve, CurveState, Pruner};
-use fcnsweep_tune::tpe::{Domain, Observation, Tpe, TrialState};
+use fcnsweep_tune::tpe::{cost_cooled_score, Domain, Observation, Tpe, TrialState};
 use fcnsweep_tune::Goal;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -147,16 +148,51 @@ impl Strategy {
         let mut rng = ChaCha8Rng::seed_from_u64(
             block.seed ^ (number as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
+        // A cost-aware search ranks several full proposals; a plain one takes the first.
+        let wanted = if block.cost_aware && !tpe.is_startup() {
+            block.options.n_ei_candidates.max(1)
+        } else {
+            1
+        };
+        let mut found: Vec<PlannedConfig> = Vec::new();
         let mut invalid = None;
         for _ in 0..DUPLICATE_TRIES {
+            if found.len() == wanted {
+                break;
+            }
             let sample = suggest(block, &tpe, &mut rng);
             // A combination the model refuses (Nesterov without momentum) is drawn again,
             // as a configuration already in the sweep is.
             match configure(&self.spec, &source, sample) {
-                Ok(config) if !taken.contains(config.hash.as_str()) => return Ok(Some(config)),
+                Ok(config)
+                    if !taken.contains(config.hash.as_str())
+                        && found.iter().all(|c| c.hash != config.hash) =>
+                {
+                    found.push(config)
+                }
                 Ok(_) => {}
                 Err(e) => invalid = Some(e),
             }
+        }
+        if found.len() > 1 {
+            let used = number as f64 / block.trials as f64;
+            let score = |c: &PlannedConfig| cost_score(block, &tpe, self.spec.dataset, c, used);
+            let best = found
+                .iter()
+                .map(score)
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (i, s)| {
+                    if s > best.1 {
+                        (i, s)
+                    } else {
+                        best
+                    }
+                })
+                .0;
+            return Ok(Some(found.swap_remove(best)));
+        }
+        if let Some(config) = found.pop() {
+            return Ok(Some(config));
         }
         if let Some(e) = invalid {
             return Err(e);
@@ -445,6 +481,54 @@ fn params_of(block: &TpeBlock, run: &fcnsweep_model::RunConfig) -> BTreeMap<Stri
     params
 }
 
+/// The domains TPE models the block's parameters in, by parameter name (`hidden` as its
+/// depth and one width per layer it can have).
+fn domains(block: &TpeBlock) -> BTreeMap<String, Domain> {
+    let mut out = BTreeMap::new();
+    for (axis, dist) in &block.params {
+        if let Distribution::Layers { depth, width } = dist {
+            out.insert(DEPTH.to_string(), domain(dist));
+            for i in 0..depth.1 {
+                out.insert(width_name(i), width_domain(*width));
+            }
+        } else {
+            out.insert(axis.name().to_string(), domain(dist));
+        }
+    }
+    out
+}
+
+/// The domain of each hidden layer's width: integers on a log scale.
+fn width_domain(width: (usize, usize)) -> Domain {
+    Domain::Int {
+        low: width.0 as i64,
+        high: width.1 as i64,
+        log: true,
+    }
+}
+
+/// A candidate's cost-aware score: its expected improvement under the joint model, divided
+/// by its predicted training cost to the power `1 − used` (EI-cool).
+fn cost_score(
+    block: &TpeBlock,
+    tpe: &Tpe<'_>,
+    dataset: fcnsweep_data::DatasetName,
+    config: &PlannedConfig,
+    used: f64,
+) -> f64 {
+    let domains = domains(block);
+    let log_ratio: f64 = params_of(block, &config.run)
+        .iter()
+        .filter_map(|(name, &x)| domains.get(name).map(|d| tpe.log_ratio(name, d, x)))
+        .sum();
+    let cost = fcnsweep_model::cost::training_cost(
+        &config.run,
+        IMAGE_ROWS * IMAGE_COLS,
+        dataset.spec().classes.len(),
+    );
+    cost_cooled_score(tpe.log_expected_improvement(log_ratio), cost, used)
+}
+
 /// One proposal's axis values: each param suggested in sorted axis order (as `random`
 /// draws them), the widths of `hidden` after its depth.
 fn suggest(block: &TpeBlock, tpe: &Tpe<'_>, rng: &mut ChaCha8Rng) -> Vec<(Axis, AxisValue)> {
@@ -456,11 +540,7 @@ fn suggest(block: &TpeBlock, tpe: &Tpe<'_>, rng: &mut ChaCha8Rng) -> Vec<(Axis, 
             let value = match dist {
                 Distribution::Layers { width, .. } => {
                     let depth = tpe.suggest(DEPTH, &domain(dist), rng) as usize;
-                    let wd = Domain::Int {
-                        low: width.0 as i64,
-                        high: width.1 as i64,
-                        log: true,
-                    };
+                    let wd = width_domain(*width);
                     let mut widths: Vec<usize> = (0..depth)
                         .map(|i| tpe.suggest(&width_name(i), &wd, rng) as usize)
                         .collect();
@@ -548,6 +628,7 @@ mod tests {
         assert_eq!(block.options.n_startup_trials, 2);
         assert_eq!(block.options.n_ei_candidates, 24);
         assert!(block.options.constant_liar);
+        assert!(!block.cost_aware, "cost-blind unless asked");
         assert_eq!(spec.objective, Objective::default());
         assert_eq!(
             spec.prune,
@@ -579,6 +660,75 @@ mod tests {
         // A planned sweep without adaptive keys has no strategy.
         let plain = parse_spec("name: p\ndataset: mnist\n", "p.yaml").unwrap();
         assert!(Strategy::of(&plain).is_none());
+    }
+
+    /// A search whose value depends on the learning rate alone, while the network's size,
+    /// batch and epochs change only what a trial costs.
+    const COSTLY: &str = "name: c\ndataset: fashion-mnist\ninclude_base: false\nsearch:\n  - tpe:\n      trials: 100\n      seed: SEED\n      params:\n        lr: {log_uniform: [1.0e-4, 1.0]}\n        hidden: {layers: {depth: [1, 3], width: [16, 1024]}}\n        batch_size: {choice: [32, 256]}\n        epochs: {int_uniform: [2, 8]}\n";
+
+    fn costly(seed: u64, cost_aware: bool) -> Strategy {
+        let text = COSTLY.replace("SEED", &seed.to_string());
+        let text = if cost_aware {
+            text.replace("trials: 100", "trials: 100\n      cost_aware: true")
+        } else {
+            text
+        };
+        Strategy::of(&parse_spec(&text, "c.yaml").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cost_aware_proposals_are_cheaper_and_as_promising() {
+        // 30 trials of plain TPE's own proposals, valued by the distance of lr from 1e-2.
+        let value = |c: &PlannedConfig| 1.0 - (c.run.optimizer.lr.log10() + 2.0).powi(2) / 10.0;
+        let plain = costly(1, false);
+        assert!(costly(1, true).adaptive().unwrap().1.cost_aware);
+        let (mut configs, mut trials) = (Vec::new(), Vec::new());
+        for n in 0..30 {
+            let rec = sweep(configs.clone(), n);
+            let history = History {
+                sweep: &rec,
+                trials: &trials,
+                epochs: &[],
+            };
+            let c = plain.propose(&history).unwrap().unwrap();
+            let v = value(&c);
+            configs.push(c);
+            let rec = sweep(configs.clone(), n + 1);
+            trials.push(trial(
+                n as i64,
+                rec.configs.last().unwrap(),
+                TrialStatus::Done,
+                Some(v),
+            ));
+        }
+        let rec = sweep(configs, 30);
+        let history = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &[],
+        };
+        // From that history, 100 proposals each (100 generator seeds), with and without cost.
+        let cost = |c: &PlannedConfig| fcnsweep_model::cost::training_cost(&c.run, 784, 10);
+        let (mut plain_cost, mut aware_cost) = (0.0, 0.0);
+        let (mut plain_value, mut aware_value) = (0.0, 0.0);
+        for seed in 0..100 {
+            let p = costly(seed, false).propose(&history).unwrap().unwrap();
+            let a = costly(seed, true).propose(&history).unwrap().unwrap();
+            let again = costly(seed, true).propose(&history).unwrap().unwrap();
+            assert_eq!(a, again, "cost-aware proposals are reproducible");
+            plain_cost += cost(&p) / 100.0;
+            aware_cost += cost(&a) / 100.0;
+            plain_value += value(&p) / 100.0;
+            aware_value += value(&a) / 100.0;
+        }
+        assert!(
+            aware_cost < 0.6 * plain_cost,
+            "cost-aware mean cost {aware_cost:.3e} vs plain {plain_cost:.3e}"
+        );
+        assert!(
+            aware_value > plain_value - 0.01,
+            "cost-aware mean value {aware_value:.4} vs plain {plain_value:.4}"
+        );
     }
 
     #[test]

@@ -66,6 +66,7 @@ const TPE_KEYS: &[&str] = &[
     "consider_magic_clip",
     "consider_endpoints",
     "constant_liar",
+    "cost_aware",
 ];
 
 /// Keys of `metric`.
@@ -1053,6 +1054,7 @@ impl<'de> Visitor<'de> for TpeSeed {
         let mut seen = Vec::new();
         let (mut trials, mut seed, mut params) = (None, None, None);
         let mut options = TpeOptions::default();
+        let mut cost_aware = false;
         while let Some(key) = map.next_key_seed(KeySeed::new(TPE_KEYS, &seen))? {
             seen.push(key);
             match key {
@@ -1077,6 +1079,7 @@ impl<'de> Visitor<'de> for TpeSeed {
                 }
                 "consider_magic_clip" => options.consider_magic_clip = map.next_value()?,
                 "consider_endpoints" => options.consider_endpoints = map.next_value()?,
+                "cost_aware" => cost_aware = map.next_value()?,
                 _ => options.constant_liar = map.next_value()?,
             }
         }
@@ -1085,6 +1088,7 @@ impl<'de> Visitor<'de> for TpeSeed {
             seed: seed.unwrap_or(0),
             params: params.ok_or_else(|| A::Error::missing_field("params"))?,
             options,
+            cost_aware,
         })
     }
 }

@@ -209,6 +209,9 @@ pub struct TpeBlock {
     pub params: Vec<(Axis, Distribution)>,
     /// The sampler's options.
     pub options: fcnsweep_tune::tpe::TpeOptions,
+    /// Rank the sampler's candidates by expected improvement per predicted training cost,
+    /// the cost's weight falling from 1 to 0 over the budget (EI-cool; default false).
+    pub cost_aware: bool,
 }
 
 /// A `random` block: `trials` configurations sampled from `params` with a seeded generator.

@@ -625,6 +625,45 @@ impl<'h> Tpe<'h> {
         }
         best
     }
+
+    /// `ln l(x) − ln g(x)` for parameter `name` at internal value `x`: how much more likely
+    /// the good trials make `x` than the others; 0 in start-up and for a one-point domain.
+    pub fn log_ratio(&self, name: &str, domain: &Domain, x: f64) -> f64 {
+        domain.validate();
+        if self.startup || domain.single_value().is_some() {
+            return 0.0;
+        }
+        let (l, g) = self.estimators(name, domain);
+        l.log_pdf(x) - g.log_pdf(x)
+    }
+
+    /// `ln` of a configuration's expected improvement, up to a constant, from its joint
+    /// `ln l/g` (the sum of its parameters' [`Tpe::log_ratio`], the estimators being
+    /// independent): Bergstra et al. (2011) show `EI ∝ (γ + (1 − γ)·g/l)⁻¹`, with `γ` the
+    /// share of the split's trials that are good.
+    pub fn log_expected_improvement(&self, log_ratio: f64) -> f64 {
+        let n = self.below.len() + self.above.len();
+        if n == 0 || self.below.is_empty() {
+            return 0.0;
+        }
+        let gamma = self.below.len() as f64 / n as f64;
+        if gamma >= 1.0 {
+            return 0.0;
+        }
+        -math::log_sum_exp(&[gamma.ln(), (1.0 - gamma).ln() - log_ratio])
+    }
+}
+
+/// The cost-aware score of a candidate (EI-cool, Lee et al. 2020, "Cost-aware Bayesian
+/// optimization"): `ln(EI / cost^α)` with `α = 1 − budget_used` (the share of the budget
+/// spent, clamped to [0, 1]), so a search starts by preferring cheap configurations of equal
+/// promise and ends ranking by expected improvement alone.
+pub fn cost_cooled_score(log_ei: f64, cost: f64, budget_used: f64) -> f64 {
+    let alpha = (1.0 - budget_used).clamp(0.0, 1.0);
+    if alpha == 0.0 {
+        return log_ei;
+    }
+    log_ei - alpha * cost.max(f64::MIN_POSITIVE).ln()
 }
 
 /// Optuna's `_split_trials` with a given `n_below`: complete trials ranked by value (ties in
@@ -1408,5 +1447,49 @@ mod tests {
         assert_eq!(s(&[(3, 1.0), (3, 2.0)]), (-3, 2.0));
         assert_eq!(s(&[(4, f64::NAN)]), (-4, f64::INFINITY));
         assert_eq!(pruned_score(&[(1, 0.25)], Goal::Maximize), (-1, -0.25));
+    }
+
+    #[test]
+    fn expected_improvement_follows_the_density_ratio() {
+        // 20 complete trials of x = i / 20, valued x: the best two (gamma(20) = 2) are good.
+        let history: Vec<Observation> = (0..20)
+            .map(|i| {
+                let x = i as f64 / 20.0;
+                obs(i, &[("x", x)], TrialState::Complete { value: x })
+            })
+            .collect();
+        let tpe = Tpe::new(&history, Goal::Maximize, &TpeOptions::default());
+        let d = Domain::Float {
+            low: 0.0,
+            high: 1.0,
+            log: false,
+        };
+        let (high, low) = (tpe.log_ratio("x", &d, 0.95), tpe.log_ratio("x", &d, 0.1));
+        assert!(high > 0.0 && low < 0.0, "{high} {low}");
+        let (l, g) = tpe.estimators("x", &d);
+        assert!((high - (l.log_pdf(0.95) - g.log_pdf(0.95))).abs() < 1e-12);
+        // EI rises with the ratio and saturates at 1/gamma = 10.
+        let ei = |r: f64| tpe.log_expected_improvement(r);
+        assert!(ei(high) > ei(0.0) && ei(0.0) > ei(low));
+        assert!((ei(0.0) - 0.0).abs() < 1e-12, "l = g gives EI 1");
+        assert!((ei(60.0) - 10f64.ln()).abs() < 1e-9);
+        assert!(ei(-800.0).is_finite() && ei(-800.0) < -700.0);
+        // Start-up has no model: every ratio is 0.
+        let early = Tpe::new(&history[..5], Goal::Maximize, &TpeOptions::default());
+        assert_eq!(early.log_ratio("x", &d, 0.95), 0.0);
+    }
+
+    #[test]
+    fn cost_cooling_fades_from_ei_per_cost_to_ei() {
+        let (ei, cost) = (1.5, 8.0f64);
+        assert!((cost_cooled_score(ei, cost, 0.0) - (ei - cost.ln())).abs() < 1e-12);
+        assert!((cost_cooled_score(ei, cost, 0.5) - (ei - 0.5 * cost.ln())).abs() < 1e-12);
+        assert_eq!(cost_cooled_score(ei, cost, 1.0), ei);
+        assert_eq!(cost_cooled_score(ei, cost, 3.0), ei);
+        // A cheap candidate of lower EI wins early and loses late.
+        let (cheap, dear) = ((1.0, 1.0), (1.5, 8.0));
+        let score = |(e, c): (f64, f64), used| cost_cooled_score(e, c, used);
+        assert!(score(cheap, 0.1) > score(dear, 0.1));
+        assert!(score(cheap, 0.9) < score(dear, 0.9));
     }
 }
