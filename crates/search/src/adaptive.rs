@@ -176,7 +176,9 @@ impl Strategy {
         }
         if found.len() > 1 {
             let used = number as f64 / block.trials as f64;
-            let score = |c: &PlannedConfig| cost_score(block, &tpe, self.spec.dataset, c, used);
+            let domains = domains(block);
+            let score =
+                |c: &PlannedConfig| cost_score(block, &domains, &tpe, self.spec.dataset, c, used);
             let best = found
                 .iter()
                 .map(score)
@@ -511,12 +513,12 @@ fn width_domain(width: (usize, usize)) -> Domain {
 /// by its predicted training cost to the power `1 − used` (EI-cool).
 fn cost_score(
     block: &TpeBlock,
+    domains: &BTreeMap<String, Domain>,
     tpe: &Tpe<'_>,
     dataset: fcnsweep_data::DatasetName,
     config: &PlannedConfig,
     used: f64,
 ) -> f64 {
-    let domains = domains(block);
     let log_ratio: f64 = params_of(block, &config.run)
         .iter()
         .filter_map(|(name, &x)| domains.get(name).map(|d| tpe.log_ratio(name, d, x)))
