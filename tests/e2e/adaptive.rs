@@ -227,6 +227,87 @@ fn tpe_with_asha_spends_its_budget_prunes_confirms_and_reproduces_itself() {
     assert!(svg.contains("best so far") && svg.contains("epochs trained by the search"));
 }
 
+/// A TPE search of 12 proposals (4 at random) over widths from 8 to 256 and batch sizes from
+/// 16 to 256 on 1500 training images, priced by `cost_aware` or not.
+fn costly_spec(name: &str, cost_aware: bool) -> String {
+    format!(
+        "name: {name}\n\
+         dataset: fashion-mnist\n\
+         epochs: 2\n\
+         validation: 500\n\
+         train_subset: 1500\n\
+         include_base: false\n\
+         search:\n  - tpe:\n      trials: 12\n      seed: 3\n      n_startup_trials: 4\n      cost_aware: {cost_aware}\n      params:\n\
+         \x20       lr: {{log_uniform: [1.0e-3, 0.3]}}\n\
+         \x20       batch_size: {{choice: [16, 64, 256]}}\n\
+         \x20       hidden: {{layers: {{depth: [1, 2], width: [8, 256]}}}}\n"
+    )
+}
+
+/// The predicted training cost of each of a sweep's proposals, in proposal order.
+fn proposal_costs(db: &Path, sweep: &str) -> Vec<f64> {
+    let conn = open_ro(db).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT c.params FROM sweep_configs sc JOIN sweeps s ON s.id = sc.sweep_id
+             JOIN configs c ON c.hash = sc.config_hash
+             WHERE s.name = ?1 AND sc.proposal IS NOT NULL ORDER BY sc.proposal",
+        )
+        .unwrap();
+    let rows = st
+        .query_map([sweep], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|json| {
+            let run: fcnsweep_model::RunConfig = serde_json::from_str(&json.unwrap()).unwrap();
+            fcnsweep_model::cost::training_cost(&run, 784, 10)
+        })
+        .collect();
+    rows
+}
+
+#[test]
+fn cost_aware_tpe_spends_its_budget_on_cheaper_proposals_and_reproduces_itself() {
+    let Some(real) = real_data("tpe_cost_aware") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let run = |name: &str, cost_aware: bool, db: &str| {
+        let spec = dir.path().join(format!("{db}.yaml"));
+        fs::write(&spec, costly_spec(name, cost_aware)).unwrap();
+        let db = dir.path().join(format!("{db}.sqlite"));
+        common::run(dir.path(), &sweep_run(&spec, &db, "1", &real))
+            .ok()
+            .stderr_has(&["+ up to 12 proposed by search[0].tpe"]);
+        db
+    };
+    let plain = run("plain", false, "plain");
+    let priced = run("priced", true, "priced");
+    let (p, c) = (proposals(&plain, "plain"), proposals(&priced, "priced"));
+    assert_eq!((p.len(), c.len()), (12, 12), "exactly the budget each");
+    assert_eq!(p[..4], c[..4], "the start-up trials are drawn the same way");
+    assert_ne!(p[4..], c[4..], "after start-up, pricing changes the choice");
+    let after = |costs: Vec<f64>| costs[4..].iter().sum::<f64>();
+    let (blind, aware) = (
+        after(proposal_costs(&plain, "plain")),
+        after(proposal_costs(&priced, "priced")),
+    );
+    assert!(
+        aware < blind,
+        "cost-aware proposals cost less to train: {aware:.3e} vs {blind:.3e}"
+    );
+    assert!(statuses(&priced, "priced").iter().all(|(s, _)| s == "done"));
+
+    // With --jobs 1 the same file proposes and measures exactly the same again.
+    let again = run("priced", true, "again");
+    assert_eq!(proposals(&again, "priced"), c);
+    let (a, b) = (
+        sweep_metrics(&priced, "priced"),
+        sweep_metrics(&again, "priced"),
+    );
+    assert!(a == b, "{}", metric_diff(&b, &a));
+}
+
 #[test]
 fn two_processes_share_one_tpe_budget() {
     let Some(real) = real_data("tpe_two_processes") else {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fcnsweep_data::dataset::{IMAGE_COLS, IMAGE_ROWS};
 use fcnsweep_tune::prune::{Curve, CurveState, Pruner};
-use fcnsweep_tune::tpe::{cost_cooled_score, Domain, Observation, Tpe, TrialState};
+use fcnsweep_tune::tpe::{cost_cooled_score, DensityRatio, Domain, Observation, Tpe, TrialState};
 use fcnsweep_tune::Goal;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -176,9 +176,16 @@ impl Strategy {
         }
         if found.len() > 1 {
             let used = number as f64 / block.trials as f64;
-            let domains = domains(block);
+            // Each parameter's estimators are fitted once and score every candidate.
+            let ratios: BTreeMap<String, DensityRatio> = domains(block)
+                .into_iter()
+                .map(|(name, d)| {
+                    let ratio = tpe.density_ratio(&name, &d);
+                    (name, ratio)
+                })
+                .collect();
             let score =
-                |c: &PlannedConfig| cost_score(block, &domains, &tpe, self.spec.dataset, c, used);
+                |c: &PlannedConfig| cost_score(block, &ratios, &tpe, self.spec.dataset, c, used);
             let best = found
                 .iter()
                 .map(score)
@@ -513,7 +520,7 @@ fn width_domain(width: (usize, usize)) -> Domain {
 /// by its predicted training cost to the power `1 − used` (EI-cool).
 fn cost_score(
     block: &TpeBlock,
-    domains: &BTreeMap<String, Domain>,
+    ratios: &BTreeMap<String, DensityRatio>,
     tpe: &Tpe<'_>,
     dataset: fcnsweep_data::DatasetName,
     config: &PlannedConfig,
@@ -521,7 +528,7 @@ fn cost_score(
 ) -> f64 {
     let log_ratio: f64 = params_of(block, &config.run)
         .iter()
-        .filter_map(|(name, &x)| domains.get(name).map(|d| tpe.log_ratio(name, d, x)))
+        .filter_map(|(name, &x)| ratios.get(name).map(|r| r.log_at(x)))
         .sum();
     let cost = fcnsweep_model::cost::training_cost(
         &config.run,

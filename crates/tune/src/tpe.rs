@@ -629,12 +629,17 @@ impl<'h> Tpe<'h> {
     /// `ln l(x) − ln g(x)` for parameter `name` at internal value `x`: how much more likely
     /// the good trials make `x` than the others; 0 in start-up and for a one-point domain.
     pub fn log_ratio(&self, name: &str, domain: &Domain, x: f64) -> f64 {
+        self.density_ratio(name, domain).log_at(x)
+    }
+
+    /// The fitted `ln l(x) − ln g(x)` of parameter `name`, to score many candidates with one
+    /// fit of its two estimators ([`Tpe::log_ratio`] fits them for one value).
+    pub fn density_ratio(&self, name: &str, domain: &Domain) -> DensityRatio {
         domain.validate();
         if self.startup || domain.single_value().is_some() {
-            return 0.0;
+            return DensityRatio(None);
         }
-        let (l, g) = self.estimators(name, domain);
-        l.log_pdf(x) - g.log_pdf(x)
+        DensityRatio(Some(self.estimators(name, domain)))
     }
 
     /// `ln` of a configuration's expected improvement, up to a constant, from its joint
@@ -651,6 +656,20 @@ impl<'h> Tpe<'h> {
             return 0.0;
         }
         -math::log_sum_exp(&[gamma.ln(), (1.0 - gamma).ln() - log_ratio])
+    }
+}
+
+/// One parameter's fitted density ratio `ln l(x) − ln g(x)` ([`Tpe::density_ratio`]); 0
+/// everywhere in start-up and for a one-point domain, where TPE has nothing to compare.
+#[derive(Debug, Clone)]
+pub struct DensityRatio(Option<(ParzenEstimator, ParzenEstimator)>);
+
+impl DensityRatio {
+    /// `ln l(x) − ln g(x)` at internal value `x`.
+    pub fn log_at(&self, x: f64) -> f64 {
+        self.0
+            .as_ref()
+            .map_or(0.0, |(l, g)| l.log_pdf(x) - g.log_pdf(x))
     }
 }
 
@@ -1468,6 +1487,9 @@ mod tests {
         assert!(high > 0.0 && low < 0.0, "{high} {low}");
         let (l, g) = tpe.estimators("x", &d);
         assert!((high - (l.log_pdf(0.95) - g.log_pdf(0.95))).abs() < 1e-12);
+        // One fit scores any number of values, as each per-value call would.
+        let ratio = tpe.density_ratio("x", &d);
+        assert_eq!((ratio.log_at(0.95), ratio.log_at(0.1)), (high, low));
         // EI rises with the ratio and saturates at 1/gamma = 10.
         let ei = |r: f64| tpe.log_expected_improvement(r);
         assert!(ei(high) > ei(0.0) && ei(0.0) > ei(low));
@@ -1477,6 +1499,7 @@ mod tests {
         // Start-up has no model: every ratio is 0.
         let early = Tpe::new(&history[..5], Goal::Maximize, &TpeOptions::default());
         assert_eq!(early.log_ratio("x", &d, 0.95), 0.0);
+        assert_eq!(early.density_ratio("x", &d).log_at(0.95), 0.0);
     }
 
     #[test]
