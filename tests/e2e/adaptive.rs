@@ -227,6 +227,76 @@ fn tpe_with_asha_spends_its_budget_prunes_confirms_and_reproduces_itself() {
     assert!(svg.contains("best so far") && svg.contains("epochs trained by the search"));
 }
 
+#[test]
+fn a_confirmation_with_validation_zero_retrains_the_best_on_every_training_image() {
+    let Some(real) = real_data("tpe_confirm_full") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    let text = tpe_spec("e2e-full", 4).replace(
+        "confirm: {top: 2, seeds: 2}",
+        "confirm: {top: 1, seeds: 2, validation: 0}",
+    );
+    fs::write(&spec, text).unwrap();
+    let db = dir.path().join("a.sqlite");
+    common::run(dir.path(), &sweep_run(&spec, &db, "2", &real))
+        .ok()
+        .stderr_has(&["confirming its best configuration with 2 seeds"]);
+    let best: String = open_ro(&db)
+        .unwrap()
+        .query_row(
+            "SELECT config_hash FROM sweep_trials WHERE sweep = 'e2e-full' AND status = 'done' ORDER BY final_val_acc DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let confirmed = common::sweep_configs(&db, "e2e-full.confirm");
+    assert_eq!(confirmed.len(), 1);
+    assert_ne!(confirmed[0], best, "another split is another configuration");
+    // The same configuration as the search's best but for the split.
+    let params = |hash: &str| -> serde_json::Value {
+        let json: String = open_ro(&db)
+            .unwrap()
+            .query_row("SELECT params FROM configs WHERE hash = ?1", [hash], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let (mut search, retrained) = (params(&best), params(&confirmed[0]));
+    assert_eq!(retrained["train"]["validation"], 0);
+    search["train"]["validation"] = retrained["train"]["validation"].clone();
+    assert_eq!(search, retrained);
+    assert_eq!(
+        statuses(&db, "e2e-full.confirm"),
+        vec![("done".to_string(), 2)]
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM sweep_trials c JOIN sweep_trials t ON t.id = c.id WHERE c.sweep = 'e2e-full.confirm' AND t.sweep = 'e2e-full'"
+        ),
+        0,
+        "nothing of the search is reused"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM sweep_trials WHERE sweep = 'e2e-full.confirm' AND test_acc IS NOT NULL AND final_val_acc IS NULL"
+        ),
+        2,
+        "tested, with no validation metrics"
+    );
+    common::run(
+        dir.path(),
+        &["results", "show", "e2e-full.confirm", "--db", s(&db)],
+    )
+    .ok()
+    .stdout_has(&["test_acc"]);
+}
+
 /// A TPE search of 12 proposals (4 at random) over widths from 8 to 256 and batch sizes from
 /// 16 to 256 on 1500 training images, priced by `cost_aware` or not.
 fn costly_spec(name: &str, cost_aware: bool) -> String {

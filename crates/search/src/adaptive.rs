@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::axes::{Axis, AxisValue};
 use crate::error::SpecError;
-use crate::expand::{configure, round_in};
+use crate::expand::{configure, round_in, sample};
 use crate::spec::{Confirm, Distribution, Objective, SweepSpec, TpeBlock};
 use crate::store::{EpochRecord, PlannedConfig, SweepPlan, SweepRecord, TrialRecord, TrialStatus};
 
@@ -156,14 +156,24 @@ impl Strategy {
         };
         let mut found: Vec<PlannedConfig> = Vec::new();
         let mut invalid = None;
+        // Parameters a refused combination was blamed on, drawn from their prior from then on.
+        let mut at_random: Vec<Axis> = Vec::new();
         for _ in 0..DUPLICATE_TRIES {
             if found.len() == wanted {
                 break;
             }
-            let sample = suggest(block, &tpe, &mut rng);
+            let mut draw = suggest(block, &tpe, &mut rng);
+            for ((axis, value), (_, dist)) in draw.iter_mut().zip(sorted_params(block)) {
+                if at_random.contains(axis) {
+                    *value = sample(&mut rng, *axis, dist);
+                }
+            }
             // A combination the model refuses (Nesterov without momentum) is drawn again,
-            // as a configuration already in the sweep is.
-            match configure(&self.spec, &source, sample) {
+            // as a configuration already in the sweep is. TPE picks each parameter on its own
+            // and, past its start-up trials, nearly always the same way from one history, so
+            // the refusal would come back on every draw: the parameter it names is drawn at
+            // random instead, as Optuna's sampler does for a parameter it cannot model.
+            match configure(&self.spec, &source, draw) {
                 Ok(config)
                     if !taken.contains(config.hash.as_str())
                         && found.iter().all(|c| c.hash != config.hash) =>
@@ -171,7 +181,16 @@ impl Strategy {
                     found.push(config)
                 }
                 Ok(_) => {}
-                Err(e) => invalid = Some(e),
+                Err(e) => {
+                    let blamed = e
+                        .path()
+                        .and_then(|p| p.strip_prefix(&format!("{source}.params.")))
+                        .and_then(Axis::parse);
+                    if let Some(axis) = blamed.filter(|a| !at_random.contains(a)) {
+                        at_random.push(axis);
+                    }
+                    invalid = Some(e);
+                }
             }
         }
         if found.len() > 1 {
@@ -245,9 +264,10 @@ impl Strategy {
         );
         let spec = crate::parse::parse_spec(&text, &origin)?;
         let mut plan = crate::expand::expand(&spec)?;
-        // The search's best is the reference row: every other is compared with it (Welch).
-        for c in &mut plan.configs {
-            c.baseline = c.hash == best[0];
+        // The search's best, listed first, is the reference row: every other is compared
+        // with it (Welch). Its hash is the search's unless `confirm.validation` changes it.
+        for (i, c) in plan.configs.iter_mut().enumerate() {
+            c.baseline = i == 0;
         }
         Ok(Some((spec, text, plan)))
     }
@@ -345,7 +365,8 @@ pub fn best_configs(history: &History<'_>, objective: Objective, top: usize) -> 
 }
 
 /// The confirmation sweep's document: the chosen configurations as a `list`, every axis
-/// spelled out, trained with the search's seed and the next ones.
+/// spelled out (`validation` as `confirm` sets it), trained with the search's seed and the
+/// next ones.
 fn confirmation_yaml(
     spec: &SweepSpec,
     sweep: &SweepRecord,
@@ -369,9 +390,13 @@ fn confirmation_yaml(
         let Some(c) = sweep.configs.iter().find(|c| &c.hash == hash) else {
             continue;
         };
+        let mut run = c.run.clone();
+        if let Some(v) = confirm.validation {
+            run.train.validation = v;
+        }
         let settings: Vec<String> = Axis::all()
-            .filter(|a| a.applies(&c.run))
-            .map(|a| format!("{a}: {}", a.get(&c.run)))
+            .filter(|a| a.applies(&run))
+            .map(|a| format!("{a}: {}", a.get(&run)))
             .collect();
         text.push_str(&format!("      - {{{}}}\n", settings.join(", ")));
     }
@@ -538,12 +563,17 @@ fn cost_score(
     cost_cooled_score(tpe.log_expected_improvement(log_ratio), cost, used)
 }
 
-/// One proposal's axis values: each param suggested in sorted axis order (as `random`
-/// draws them), the widths of `hidden` after its depth.
-fn suggest(block: &TpeBlock, tpe: &Tpe<'_>, rng: &mut ChaCha8Rng) -> Vec<(Axis, AxisValue)> {
+/// The block's parameters in the order they are drawn: sorted by name.
+fn sorted_params(block: &TpeBlock) -> Vec<&(Axis, Distribution)> {
     let mut params: Vec<_> = block.params.iter().collect();
     params.sort_by_key(|(axis, _)| axis.name());
     params
+}
+
+/// One proposal's axis values: each param suggested in sorted axis order (as `random`
+/// draws them), the widths of `hidden` after its depth.
+fn suggest(block: &TpeBlock, tpe: &Tpe<'_>, rng: &mut ChaCha8Rng) -> Vec<(Axis, AxisValue)> {
+    sorted_params(block)
         .into_iter()
         .map(|(axis, dist)| {
             let value = match dist {
@@ -646,7 +676,14 @@ mod tests {
                 ..HalvingOptions::default()
             }))
         );
-        assert_eq!(spec.confirm, Some(Confirm { top: 2, seeds: 3 }));
+        assert_eq!(
+            spec.confirm,
+            Some(Confirm {
+                top: 2,
+                seeds: 3,
+                validation: None
+            })
+        );
         // Hyperband's largest resource defaults to the sweep's largest epochs (tpe: 6).
         let hb = parse_spec(
             &SPEC.replace("asha, reduction_factor: 2", "hyperband"),
@@ -856,6 +893,67 @@ mod tests {
             Strategy::of(&spec).is_none(),
             "the confirmation neither prunes nor searches"
         );
+
+        // `confirm.validation: 0` retrains the same two on every training image: the same
+        // configurations but for the split, so new identities, the search's best still first.
+        let mut full = strategy();
+        full.spec.confirm = Some(Confirm {
+            top: 2,
+            seeds: 3,
+            validation: Some(0),
+        });
+        let (_, text, retrained) = full.confirmation(&history).unwrap().unwrap();
+        assert_eq!(retrained.configs.len(), 2, "{text}");
+        for (r, c) in retrained.configs.iter().zip(&plan.configs) {
+            assert_eq!(r.run.train.validation, 0, "{text}");
+            assert_ne!(
+                r.hash, c.hash,
+                "a different split is a different configuration"
+            );
+            let mut same = r.run.clone();
+            same.train.validation = c.run.train.validation;
+            assert_eq!(same, c.run, "nothing else changes:\n{text}");
+        }
+        assert!(retrained.configs[0].baseline && !retrained.configs[1].baseline);
+    }
+
+    #[test]
+    fn a_refused_combination_is_drawn_again_with_its_parameter_at_random() {
+        // Each of momentum 0 and Nesterov leads on its own, so past the start-up trials TPE
+        // picks both, which the model refuses (Nesterov needs momentum): the proposal must
+        // still come, with Nesterov drawn at random until the combination is valid.
+        let text = "name: s\ndataset: fashion-mnist\nepochs: 2\ninclude_base: false\nsearch:\n  - tpe:\n      trials: 30\n      seed: 1\n      n_startup_trials: 4\n      params:\n        optimizer: {choice: [sgd]}\n        momentum: {choice: [0.0, 0.9]}\n        nesterov: {choice: [false, true]}\n        lr: {log_uniform: [1.0e-3, 0.1]}\n";
+        let s = Strategy::of(&parse_spec(text, "s.yaml").unwrap()).unwrap();
+        let mut configs: Vec<PlannedConfig> = Vec::new();
+        let mut trials = Vec::new();
+        for n in 0..30 {
+            let rec = sweep(configs.clone(), n);
+            let history = History {
+                sweep: &rec,
+                trials: &trials,
+                epochs: &[],
+            };
+            let c = s
+                .propose(&history)
+                .unwrap_or_else(|e| panic!("proposal {n}: {e}"))
+                .expect("budget left");
+            use fcnsweep_model::optim::HyperValue;
+            let o = &c.run.optimizer;
+            let no_momentum = o.get("momentum") == Some(HyperValue::Float(0.0));
+            let nesterov = o.get("nesterov") == Some(HyperValue::Bool(true));
+            let value = 0.5
+                + 0.2 * f64::from(u8::from(no_momentum))
+                + 0.2 * f64::from(u8::from(nesterov))
+                + 0.001 * n as f64;
+            configs.push(c);
+            let rec = sweep(configs.clone(), n + 1);
+            trials.push(trial(
+                n as i64,
+                &rec.configs[n],
+                TrialStatus::Done,
+                Some(value),
+            ));
+        }
     }
 
     #[test]

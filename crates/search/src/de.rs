@@ -73,7 +73,7 @@ const TPE_KEYS: &[&str] = &[
 const METRIC_KEYS: &[&str] = &["name", "goal"];
 
 /// Keys of `confirm`.
-const CONFIRM_KEYS: &[&str] = &["top", "seeds"];
+const CONFIRM_KEYS: &[&str] = &["top", "seeds", "validation"];
 
 /// Keys of `prune`: `method` and the options of every method (each method takes some).
 const PRUNE_KEYS: &[&str] = &[
@@ -1229,7 +1229,7 @@ impl<'de> Visitor<'de> for AtLeast {
     }
 }
 
-/// `confirm: {top: K, seeds: S}`.
+/// `confirm: {top: K, seeds: S, validation: N}`.
 struct ConfirmSeed;
 
 impl<'de> DeserializeSeed<'de> for ConfirmSeed {
@@ -1249,14 +1249,19 @@ impl<'de> Visitor<'de> for ConfirmSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Confirm, A::Error> {
         let mut seen = Vec::new();
-        let mut confirm = Confirm { top: 3, seeds: 5 };
+        let mut confirm = Confirm {
+            top: 3,
+            seeds: 5,
+            validation: None,
+        };
         while let Some(key) = map.next_key_seed(KeySeed::new(CONFIRM_KEYS, &seen))? {
             seen.push(key);
-            let v = map.next_value_seed(AtLeast { key, min: 1 })? as usize;
-            if key == "top" {
-                confirm.top = v;
-            } else {
-                confirm.seeds = v;
+            let min = u64::from(key != "validation");
+            let v = map.next_value_seed(AtLeast { key, min })? as usize;
+            match key {
+                "top" => confirm.top = v,
+                "seeds" => confirm.seeds = v,
+                _ => confirm.validation = Some(v),
             }
         }
         Ok(confirm)

@@ -237,7 +237,7 @@ fn sample_random(block: &RandomBlock) -> Vec<Vec<(Axis, AxisValue)>> {
 }
 
 /// One value of `axis` drawn from `dist`; reals rounded to 4 significant digits.
-fn sample(rng: &mut ChaCha8Rng, axis: Axis, dist: &Distribution) -> AxisValue {
+pub(crate) fn sample(rng: &mut ChaCha8Rng, axis: Axis, dist: &Distribution) -> AxisValue {
     match dist {
         Distribution::Uniform { lo, hi } => {
             AxisValue::Float(round_in(rng.random_range(*lo..=*hi), *lo, *hi))

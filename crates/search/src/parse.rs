@@ -45,7 +45,8 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<SweepSpec, SpecError> {
 
 /// The rules of `metric`, `prune`, `confirm` and `tpe` that need the whole document: one
 /// adaptive block and one seed, a validation split for the metric, pruning epochs within
-/// the sweep's epochs, a confirmation no larger than the search. Settles Hyperband's
+/// the sweep's epochs, a confirmation no larger than the search and with a split that fits
+/// the training set. Settles Hyperband's
 /// `max_epochs` (default: the sweep's largest `epochs`).
 fn check_adaptive(
     spec: &mut SweepSpec,
@@ -130,6 +131,15 @@ fn check_adaptive(
                 format!(
                     "{} is above the search's budget of {budget} configurations",
                     confirm.top
+                ),
+            ));
+        }
+        let train_images = fcnsweep_data::dataset::TRAIN_IMAGES;
+        if let Some(v) = confirm.validation.filter(|v| *v >= train_images) {
+            return Err(invalid(
+                &["confirm", "validation"],
+                format!(
+                    "{v} images held out is not fewer than the {train_images} of the training set"
                 ),
             ));
         }

@@ -143,6 +143,10 @@ pub struct Confirm {
     pub top: usize,
     /// Seeds each is trained with (the search's own seed first).
     pub seeds: usize,
+    /// Images held out for validation in the confirmation, when it differs from the search's
+    /// (`0`: retrain on every training image); `None` keeps the search's split and reuses
+    /// its trials.
+    pub validation: Option<usize>,
 }
 
 /// Settings of how a sweep runs that change no configuration (flags of the same names

@@ -386,10 +386,15 @@ pub fn register_confirmation(
     };
     let registered = store.register_sweep(&plan, &text, RegisterOptions::default())?;
     if registered == Registered::Created {
+        let n = plan.configs.len();
         eprintln!(
-            "sweep '{}': confirming its {} best configurations with {} seeds in sweep '{}'",
+            "sweep '{}': confirming its {} with {} seeds in sweep '{}'",
             name,
-            plan.configs.len(),
+            if n == 1 {
+                "best configuration".to_string()
+            } else {
+                format!("{n} best configurations")
+            },
             plan.seeds.len(),
             plan.name
         );
