@@ -659,6 +659,22 @@ mod tests {
         }
     }
 
+    /// What `s` proposes next in a sweep of `configs` (the last `proposals` of them
+    /// proposed) and `trials`.
+    fn next_proposal(
+        s: &Strategy,
+        configs: &[PlannedConfig],
+        proposals: usize,
+        trials: &[TrialRecord],
+    ) -> Result<Option<PlannedConfig>, SpecError> {
+        let rec = sweep(configs.to_vec(), proposals);
+        s.propose(&History {
+            sweep: &rec,
+            trials,
+            epochs: &[],
+        })
+    }
+
     #[test]
     fn the_spec_reads_with_optunas_defaults() {
         let spec = parse_spec(SPEC, "s.yaml").unwrap();
@@ -730,13 +746,9 @@ mod tests {
         assert!(costly(1, true).adaptive().unwrap().1.cost_aware);
         let (mut configs, mut trials) = (Vec::new(), Vec::new());
         for n in 0..30 {
-            let rec = sweep(configs.clone(), n);
-            let history = History {
-                sweep: &rec,
-                trials: &trials,
-                epochs: &[],
-            };
-            let c = plain.propose(&history).unwrap().unwrap();
+            let c = next_proposal(&plain, &configs, n, &trials)
+                .unwrap()
+                .unwrap();
             let v = value(&c);
             configs.push(c);
             let rec = sweep(configs.clone(), n + 1);
@@ -844,13 +856,7 @@ mod tests {
         let mut configs = crate::expand::expand(&s.spec).unwrap().configs;
         let mut trials = Vec::new();
         for n in 0..6 {
-            let rec = sweep(configs.clone(), n);
-            let history = History {
-                sweep: &rec,
-                trials: &trials,
-                epochs: &[],
-            };
-            configs.push(s.propose(&history).unwrap().unwrap());
+            configs.push(next_proposal(&s, &configs, n, &trials).unwrap().unwrap());
         }
         let rec = sweep(configs, 6);
         let values = [0.70, 0.91, 0.60, 0.88, 0.95, 0.40, 0.99];
@@ -927,14 +933,7 @@ mod tests {
         let mut configs: Vec<PlannedConfig> = Vec::new();
         let mut trials = Vec::new();
         for n in 0..30 {
-            let rec = sweep(configs.clone(), n);
-            let history = History {
-                sweep: &rec,
-                trials: &trials,
-                epochs: &[],
-            };
-            let c = s
-                .propose(&history)
+            let c = next_proposal(&s, &configs, n, &trials)
                 .unwrap_or_else(|e| panic!("proposal {n}: {e}"))
                 .expect("budget left");
             use fcnsweep_model::optim::HyperValue;
