@@ -294,7 +294,8 @@ fn a_confirmation_with_validation_zero_retrains_the_best_on_every_training_image
         &["results", "show", "e2e-full.confirm", "--db", s(&db)],
     )
     .ok()
-    .stdout_has(&["test_acc"]);
+    // One row, the reference (the search's best), on test accuracy; no validation column value.
+    .stdout_has(&["test_acc", &format!("{}*  2", &confirmed[0][..10]), "base"]);
 }
 
 /// A TPE search of 12 proposals (4 at random) over widths from 8 to 256 and batch sizes from

@@ -200,7 +200,7 @@ fn cases() -> Vec<Case> {
         c("yaml_unknown_metric", run, 1, &["{spec}: metric.name", "unknown metric `test_acc`", "val_acc or val_loss", "line 3"]).yaml(tpe("trials: 4", "metric: {name: test_acc}\n")),
         c("yaml_unknown_goal", run, 1, &["metric.goal", "unknown goal `max`", "maximize or minimize", "line 3"]).yaml(tpe("trials: 4", "metric: {name: val_loss, goal: max}\n")),
         c("yaml_confirm_top_above_budget", run, 1, &["{spec}: confirm.top", "9 is above the search's budget of 5 configurations", "line 3"]).yaml(tpe("trials: 4", "confirm: {top: 9, seeds: 3}\n")),
-        c("yaml_confirm_validation_too_large", run, 1, &["{spec}: confirm.validation", "60000 images held out is not fewer than the 60000 of the training set", "line 3"]).yaml(tpe("trials: 4", "confirm: {top: 1, seeds: 2, validation: 60000}\n")),
+        c("yaml_confirm_validation_too_large", run, 1, &["{spec}: confirm.validation", "invalid validation '60000'", "fewer images than the 60000 of the training set", "line 3"]).yaml(tpe("trials: 4", "confirm: {top: 1, seeds: 2, validation: 60000}\n")),
         c("yaml_confirm_unknown_option", run, 1, &["{spec}: confirm", "unknown field `subset`", "validation"]).yaml(tpe("trials: 4", "confirm: {top: 1, subset: 100}\n")),
         c("yaml_tpe_with_several_seeds", run, 1, &["{spec}: seeds", "3 seeds with a tpe block", "confirm"]).yaml(tpe("trials: 4", "seeds: 3\n")),
         c("yaml_two_tpe_blocks", run, 1, &["search[1]", "a second tpe block", "at most one adaptive block"]).yaml(head("include_base: false\nepochs: 2\nsearch:\n  - tpe:\n      trials: 2\n      params: {lr: {log_uniform: [0.001, 0.1]}}\n  - tpe:\n      trials: 2\n      params: {lr: {log_uniform: [0.001, 0.1]}}\n")),

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::axes::{Axis, AxisValue};
 use crate::error::SpecError;
-use crate::expand::{configure, round_in, sample};
+use crate::expand::{blamed_param, configure, round_in, sample};
 use crate::spec::{Confirm, Distribution, Objective, SweepSpec, TpeBlock};
 use crate::store::{EpochRecord, PlannedConfig, SweepPlan, SweepRecord, TrialRecord, TrialStatus};
 
@@ -172,7 +172,7 @@ impl Strategy {
             // as a configuration already in the sweep is. TPE picks each parameter on its own
             // and, past its start-up trials, nearly always the same way from one history, so
             // the refusal would come back on every draw: the parameter it names is drawn at
-            // random instead, as Optuna's sampler does for a parameter it cannot model.
+            // random from its distribution instead.
             match configure(&self.spec, &source, draw) {
                 Ok(config)
                     if !taken.contains(config.hash.as_str())
@@ -182,10 +182,7 @@ impl Strategy {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let blamed = e
-                        .path()
-                        .and_then(|p| p.strip_prefix(&format!("{source}.params.")))
-                        .and_then(Axis::parse);
+                    let blamed = blamed_param(&e, &source);
                     if let Some(axis) = blamed.filter(|a| !at_random.contains(a)) {
                         at_random.push(axis);
                     }

@@ -69,7 +69,7 @@ pub fn expand(spec: &SweepSpec) -> Result<SweepPlan, SpecError> {
                         .map(|(axis, value)| Assignment {
                             axis,
                             value,
-                            path: format!("{source}.params.{axis}"),
+                            path: param_path(&source, axis),
                         })
                         .collect();
                     planner.add(&source, &assignments)?;
@@ -100,11 +100,25 @@ pub fn configure(
         .map(|(axis, value)| Assignment {
             axis,
             value,
-            path: format!("{source}.params.{axis}"),
+            path: param_path(source, axis),
         })
         .collect();
     planner.add(source, &assignments)?;
     Ok(planner.configs.remove(0))
+}
+
+/// The key path of the parameter `axis` of the sampled block `source`.
+fn param_path(source: &str, axis: Axis) -> String {
+    format!("{source}.params.{axis}")
+}
+
+/// The parameter of the sampled block `source` that [`configure`] blamed `err` on, if the
+/// refusal was about one of them (not about a base or top-level setting).
+pub(crate) fn blamed_param(err: &SpecError, source: &str) -> Option<Axis> {
+    err.path()?
+        .strip_prefix(source)?
+        .strip_prefix(".params.")
+        .and_then(Axis::parse)
 }
 
 /// Builds, checks and de-duplicates configurations.

@@ -134,14 +134,19 @@ fn check_adaptive(
                 ),
             ));
         }
-        let train_images = fcnsweep_data::dataset::TRAIN_IMAGES;
-        if let Some(v) = confirm.validation.filter(|v| *v >= train_images) {
-            return Err(invalid(
-                &["confirm", "validation"],
-                format!(
-                    "{v} images held out is not fewer than the {train_images} of the training set"
-                ),
-            ));
+        if let Some(v) = confirm.validation {
+            // The model's own rule for the split, on the base configuration with it.
+            let mut run = spec.base_run();
+            run.train.validation = v;
+            if let Err(
+                e @ fcnsweep_model::ModelError::InvalidValue {
+                    field: "validation",
+                    ..
+                },
+            ) = run.validate()
+            {
+                return Err(invalid(&["confirm", "validation"], e.to_string()));
+            }
         }
     }
     Ok(())
