@@ -626,6 +626,25 @@ impl<'h> Tpe<'h> {
         best
     }
 
+    /// One draw of parameter `name` from the good trials' estimator `l(x)` alone, with no
+    /// choice among candidates (uniform in start-up; a one-point domain returns its point):
+    /// the raw material of a joint proposal, scored afterwards on every parameter at once
+    /// (as Optuna's multivariate TPE scores its candidates), where [`Tpe::suggest`] picks
+    /// each parameter's best of `n_ei_candidates` on its own.
+    ///
+    /// # Panics
+    /// As [`Tpe::suggest`], on a malformed domain.
+    pub fn draw(&self, name: &str, domain: &Domain, rng: &mut impl Rng) -> f64 {
+        domain.validate();
+        if let Some(v) = domain.single_value() {
+            return v;
+        }
+        if self.startup {
+            return domain.sample_uniform(rng);
+        }
+        self.estimators(name, domain).0.sample(rng)
+    }
+
     /// `ln l(x) − ln g(x)` for parameter `name` at internal value `x`: how much more likely
     /// the good trials make `x` than the others; 0 in start-up and for a one-point domain.
     pub fn log_ratio(&self, name: &str, domain: &Domain, x: f64) -> f64 {
@@ -1500,6 +1519,51 @@ mod tests {
         let early = Tpe::new(&history[..5], Goal::Maximize, &TpeOptions::default());
         assert_eq!(early.log_ratio("x", &d, 0.95), 0.0);
         assert_eq!(early.density_ratio("x", &d).log_at(0.95), 0.0);
+    }
+
+    #[test]
+    fn draws_follow_the_good_estimator_and_are_more_spread_than_suggestions() {
+        // As above: the good trials are the two of largest x.
+        let history: Vec<Observation> = (0..20)
+            .map(|i| {
+                let x = i as f64 / 20.0;
+                obs(i, &[("x", x)], TrialState::Complete { value: x })
+            })
+            .collect();
+        let tpe = Tpe::new(&history, Goal::Maximize, &TpeOptions::default());
+        let d = Domain::Float {
+            low: 0.0,
+            high: 1.0,
+            log: false,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let draws: Vec<f64> = (0..400).map(|_| tpe.draw("x", &d, &mut rng)).collect();
+        let suggested: Vec<f64> = (0..400).map(|_| tpe.suggest("x", &d, &mut rng)).collect();
+        assert!(draws.iter().all(|x| (0.0..=1.0).contains(x)));
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let spread = |v: &[f64]| {
+            let m = mean(v);
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        // Drawn from l: mostly near the good trials, above the prior's mean of 0.5 ...
+        assert!(mean(&draws) > 0.6, "mean draw {}", mean(&draws));
+        // ... but without the best-of-24 choice, wider than TPE's own suggestions.
+        assert!(
+            spread(&draws) > 1.5 * spread(&suggested),
+            "{} vs {}",
+            spread(&draws),
+            spread(&suggested)
+        );
+        // Start-up draws are uniform; a one-point domain gives its point.
+        let early = Tpe::new(&history[..5], Goal::Maximize, &TpeOptions::default());
+        let early_draws: Vec<f64> = (0..400).map(|_| early.draw("x", &d, &mut rng)).collect();
+        assert!((mean(&early_draws) - 0.5).abs() < 0.05);
+        let point = Domain::Int {
+            low: 3,
+            high: 3,
+            log: false,
+        };
+        assert_eq!(tpe.draw("n", &point, &mut rng), 3.0);
     }
 
     #[test]
