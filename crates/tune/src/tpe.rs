@@ -605,12 +605,8 @@ impl<'h> Tpe<'h> {
     /// When the domain is malformed (`low > high`, non-finite bounds, a log domain reaching
     /// zero, no choices).
     pub fn suggest(&self, name: &str, domain: &Domain, rng: &mut impl Rng) -> f64 {
-        domain.validate();
-        if let Some(v) = domain.single_value() {
+        if let Some(v) = self.without_model(domain, rng) {
             return v;
-        }
-        if self.startup {
-            return domain.sample_uniform(rng);
         }
         let (l, g) = self.estimators(name, domain);
         let mut best = f64::NAN;
@@ -635,14 +631,20 @@ impl<'h> Tpe<'h> {
     /// # Panics
     /// As [`Tpe::suggest`], on a malformed domain.
     pub fn draw(&self, name: &str, domain: &Domain, rng: &mut impl Rng) -> f64 {
-        domain.validate();
-        if let Some(v) = domain.single_value() {
+        if let Some(v) = self.without_model(domain, rng) {
             return v;
         }
-        if self.startup {
-            return domain.sample_uniform(rng);
-        }
         self.estimators(name, domain).0.sample(rng)
+    }
+
+    /// The value of a draw that needs no estimator: a one-point domain's point, or in
+    /// start-up a uniform draw; `None` when TPE's model decides. Checks the domain first.
+    fn without_model(&self, domain: &Domain, rng: &mut impl Rng) -> Option<f64> {
+        domain.validate();
+        if let Some(v) = domain.single_value() {
+            return Some(v);
+        }
+        self.startup.then(|| domain.sample_uniform(rng))
     }
 
     /// `ln l(x) − ln g(x)` for parameter `name` at internal value `x`: how much more likely
@@ -1487,21 +1489,27 @@ mod tests {
         assert_eq!(pruned_score(&[(1, 0.25)], Goal::Maximize), (-1, -0.25));
     }
 
-    #[test]
-    fn expected_improvement_follows_the_density_ratio() {
-        // 20 complete trials of x = i / 20, valued x: the best two (gamma(20) = 2) are good.
-        let history: Vec<Observation> = (0..20)
+    /// 20 complete trials of x = i / 20 over [0, 1], valued x: the best two (gamma(20) = 2)
+    /// are good.
+    fn ramp() -> (Vec<Observation>, Domain) {
+        let history = (0..20)
             .map(|i| {
                 let x = i as f64 / 20.0;
                 obs(i, &[("x", x)], TrialState::Complete { value: x })
             })
             .collect();
-        let tpe = Tpe::new(&history, Goal::Maximize, &TpeOptions::default());
         let d = Domain::Float {
             low: 0.0,
             high: 1.0,
             log: false,
         };
+        (history, d)
+    }
+
+    #[test]
+    fn expected_improvement_follows_the_density_ratio() {
+        let (history, d) = ramp();
+        let tpe = Tpe::new(&history, Goal::Maximize, &TpeOptions::default());
         let (high, low) = (tpe.log_ratio("x", &d, 0.95), tpe.log_ratio("x", &d, 0.1));
         assert!(high > 0.0 && low < 0.0, "{high} {low}");
         let (l, g) = tpe.estimators("x", &d);
@@ -1523,19 +1531,8 @@ mod tests {
 
     #[test]
     fn draws_follow_the_good_estimator_and_are_more_spread_than_suggestions() {
-        // As above: the good trials are the two of largest x.
-        let history: Vec<Observation> = (0..20)
-            .map(|i| {
-                let x = i as f64 / 20.0;
-                obs(i, &[("x", x)], TrialState::Complete { value: x })
-            })
-            .collect();
+        let (history, d) = ramp();
         let tpe = Tpe::new(&history, Goal::Maximize, &TpeOptions::default());
-        let d = Domain::Float {
-            low: 0.0,
-            high: 1.0,
-            log: false,
-        };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let draws: Vec<f64> = (0..400).map(|_| tpe.draw("x", &d, &mut rng)).collect();
         let suggested: Vec<f64> = (0..400).map(|_| tpe.suggest("x", &d, &mut rng)).collect();
