@@ -23,6 +23,12 @@ pub const STEP_COST: f64 = 4.0;
 /// (momentum: one, Adam: two), relative to the work per weight and training image.
 pub const STEP_COST_PER_STATE: f64 = 8.0;
 
+/// The axes that set a network's size and training length, and so most of
+/// [`training_cost`], while changing nothing else about how it learns: a cost-aware search
+/// trades these off against expected improvement (the optimizer's state buffers also cost,
+/// but choosing an optimizer is about far more than its cost).
+pub const SIZE_AXES: [&str; 3] = ["batch_size", "epochs", "hidden"];
+
 /// The predicted relative compute of training `config` to its last epoch, on its training
 /// images ([`crate::TrainConfig::training_images`]) with `inputs` features and `classes` logits.
 pub fn training_cost(config: &RunConfig, inputs: usize, classes: usize) -> f64 {
@@ -67,6 +73,26 @@ mod tests {
             (base - expected).abs() < 1e-6 * expected,
             "{base} vs {expected}"
         );
+    }
+
+    #[test]
+    fn every_size_axis_changes_the_cost() {
+        use crate::axes::{Axis, AxisValue};
+        let base = run(vec![500, 50], 128, 10);
+        let other = [
+            AxisValue::Count(32),
+            AxisValue::Count(20),
+            AxisValue::Layers(vec![1000, 50]),
+        ];
+        for (name, value) in SIZE_AXES.iter().zip(other) {
+            let axis = Axis::parse(name).unwrap_or_else(|| panic!("no axis {name}"));
+            let mut changed = base.clone();
+            axis.set(&mut changed, &value);
+            assert!(
+                training_cost(&changed, 784, 10) > training_cost(&base, 784, 10),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fcnsweep_data::dataset::{IMAGE_COLS, IMAGE_ROWS};
+use fcnsweep_model::cost::SIZE_AXES;
 use fcnsweep_tune::prune::{Curve, CurveState, Pruner};
 use fcnsweep_tune::tpe::{cost_cooled_score, DensityRatio, Domain, Observation, Tpe, TrialState};
 use fcnsweep_tune::Goal;
@@ -562,11 +563,6 @@ fn cost_score(
     cost_cooled_score(tpe.log_expected_improvement(log_ratio), cost, used)
 }
 
-/// The axes whose values a cost-aware candidate draws from the good trials' estimators
-/// instead of TPE's per-axis choice: the network's size and its training length, which set
-/// most of [`fcnsweep_model::cost::training_cost`].
-const COST_AXES: [&str; 3] = ["batch_size", "epochs", "hidden"];
-
 /// The block's parameters in the order they are drawn: sorted by name.
 fn sorted_params(block: &TpeBlock) -> Vec<&(Axis, Distribution)> {
     let mut params: Vec<_> = block.params.iter().collect();
@@ -577,7 +573,7 @@ fn sorted_params(block: &TpeBlock) -> Vec<&(Axis, Distribution)> {
 /// One proposal's axis values: each param suggested in sorted axis order (as `random`
 /// draws them), the widths of `hidden` after its depth. Each value is TPE's own choice
 /// ([`Tpe::suggest`]), except that with `joint` the axes that set a network's size and
-/// training length ([`COST_AXES`]) are drawn once from the good trials' estimators
+/// training length ([`SIZE_AXES`]) are drawn once from the good trials' estimators
 /// ([`Tpe::draw`]): a cost-aware search then ranks such candidates by expected improvement
 /// per cost, a trade-off between those axes that choosing each on its own cannot make. The
 /// other axes do not change the cost, so TPE's per-axis choice already maximizes their
@@ -591,7 +587,7 @@ fn suggest(
     sorted_params(block)
         .into_iter()
         .map(|(axis, dist)| {
-            let drawn = joint && COST_AXES.contains(&axis.name());
+            let drawn = joint && SIZE_AXES.contains(&axis.name());
             let mut pick = |name: &str, domain: &Domain| {
                 if drawn {
                     tpe.draw(name, domain, rng)
