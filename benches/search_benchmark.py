@@ -84,6 +84,10 @@ def spec(method, seed, args, trials):
     if method in ASHA_METHODS:
         lines.append(f"prune: {{method: asha, min_epochs: 1, reduction_factor: {args.reduction_factor}}}")
     lines += ["search:", f"  - {block}:", f"      trials: {trials}", f"      seed: {seed}"]
+    if block == "tpe":
+        # The search knows the budget that ends it (a cost-aware one weighs cost less as it
+        # is spent); the benchmark still stops every method at exactly this many epochs.
+        lines.append(f"      epoch_budget: {args.budget_epochs}")
     if method == "tpe-asha-cost":
         lines.append("      cost_aware: true")
     lines.append("      params:")

@@ -405,6 +405,54 @@ fn two_processes_share_one_tpe_budget() {
 }
 
 #[test]
+fn an_epoch_budget_ends_a_tpe_search_and_its_confirmation_follows() {
+    let Some(real) = real_data("tpe_epoch_budget") else {
+        return;
+    };
+    let _cpu = heavy();
+    let dir = tempdir();
+    let spec = dir.path().join("spec.yaml");
+    let name = "e2e-tpe-epochs";
+    let text = tpe_spec(name, 30).replace("trials: 30", "trials: 30\n      epoch_budget: 20");
+    fs::write(&spec, text).unwrap();
+    let db = dir.path().join("epochs.sqlite");
+    common::run(dir.path(), &sweep_run(&spec, &db, "2", &real)).ok();
+    // No proposal once the search's trials held 20 epochs; the (at most two) trials running
+    // then finish, 4 epochs at most each.
+    let made = proposals(&db, name).len();
+    assert!((5..30).contains(&made), "{made} proposals");
+    let epochs = count(
+        &db,
+        &format!("SELECT sum(epochs_done) FROM sweep_trials WHERE sweep = '{name}'"),
+    );
+    assert!((20..28).contains(&epochs), "{epochs} epochs");
+    let st = statuses(&db, name);
+    assert!(
+        st.iter().all(|(s, _)| s == "done" || s == "pruned"),
+        "{st:?}"
+    );
+    // The search is over, so its two best were confirmed, and a second run has nothing to do.
+    assert_eq!(
+        statuses(&db, &format!("{name}.confirm")),
+        vec![("done".to_string(), 4)]
+    );
+    common::run(dir.path(), &sweep_run(&spec, &db, "2", &real)).ok();
+    assert_eq!(
+        proposals(&db, name).len(),
+        made,
+        "no proposal past the epoch budget"
+    );
+    let db_arg = db.to_str().unwrap();
+    common::run(dir.path(), &["sweep", "status", name, "--db", db_arg])
+        .ok()
+        .stdout_has(&[
+            &format!("{made}/30 proposals of search[0].tpe made"),
+            &format!("{epochs} epochs trained of the 20-epoch budget"),
+        ]);
+    assert_eq!(integrity(&db), "ok");
+}
+
+#[test]
 fn kill_loop_over_tpe_with_asha_ends_as_the_uninterrupted_run() {
     const NAME: &str = "e2e-tpe-kill";
     let Some(real) = real_data("tpe_kill_loop") else {

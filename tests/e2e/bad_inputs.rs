@@ -192,6 +192,7 @@ fn cases() -> Vec<Case> {
         c("yaml_unknown_strategy", run, 1, &["search[0].bayes", "unknown field `bayes`", "`tpe`", "line 4"]).yaml(head("search:\n  - bayes:\n      trials: 4\n")),
         c("yaml_tpe_unknown_option", run, 1, &["search[0].tpe.gamma", "unknown field `gamma`", "n_ei_candidates"]).yaml(tpe("trials: 4\n      gamma: 0.2", "")),
         c("yaml_tpe_cost_aware_not_a_flag", run, 1, &["{spec}: search[0].tpe.cost_aware", "invalid type", "boolean", "line 7"]).yaml(tpe("trials: 4\n      cost_aware: sometimes", "")),
+        c("yaml_tpe_epoch_budget_zero", run, 1, &["{spec}: search[0].tpe.epoch_budget", "a number of epochs >= 1", "line 7"]).yaml(tpe("trials: 4\n      epoch_budget: 0", "")),
         c("yaml_unknown_pruner", run, 1, &["{spec}: prune.method", "unknown pruning method `hyperopt`", "median, asha, hyperband", "line 3"]).yaml(tpe("trials: 4", "prune: {method: hyperopt}\n")),
         c("yaml_prune_reduction_factor_one", run, 1, &["prune.reduction_factor", "reduction_factor 1 must be at least 2", "line 3"]).yaml(tpe("trials: 4", "prune: {method: asha, reduction_factor: 1}\n")),
         c("yaml_prune_key_of_another_method", run, 1, &["prune", "`warmup_epochs` does not apply to method asha"]).yaml(tpe("trials: 4", "prune: {method: asha, warmup_epochs: 2}\n")),

@@ -29,15 +29,45 @@ pub const STEP_COST_PER_STATE: f64 = 8.0;
 /// but choosing an optimizer is about far more than its cost).
 pub const SIZE_AXES: [&str; 3] = ["batch_size", "epochs", "hidden"];
 
+/// The axes that set what one epoch costs ([`epoch_cost`]): [`SIZE_AXES`] but `epochs`.
+pub const EPOCH_SIZE_AXES: [&str; 2] = ["batch_size", "hidden"];
+
 /// The predicted relative compute of training `config` to its last epoch, on its training
 /// images ([`crate::TrainConfig::training_images`]) with `inputs` features and `classes` logits.
 pub fn training_cost(config: &RunConfig, inputs: usize, classes: usize) -> f64 {
+    config.train.epochs as f64 * epoch_cost(config, inputs, classes)
+}
+
+/// The predicted relative compute of one epoch of `config`, in [`training_cost`]'s unit.
+pub fn epoch_cost(config: &RunConfig, inputs: usize, classes: usize) -> f64 {
     let images = config.train.training_images();
     let weights = config.model.linear_parameters(inputs, classes) as f64;
     let buffers = (config.optimizer.algorithm().state)(&config.optimizer).len() as f64;
     let batch = config.train.batch_size.max(1) as f64;
-    let per_image = weights * (1.0 + (STEP_COST + STEP_COST_PER_STATE * buffers) / batch);
-    config.train.epochs as f64 * images as f64 * per_image
+    images as f64 * weights * (1.0 + (STEP_COST + STEP_COST_PER_STATE * buffers) / batch)
+}
+
+/// What a cost-aware search prices `config` at. Without a pruner: the whole run. With one
+/// (`pruned`): one epoch, because the pruner, not the configuration, decides how many epochs a
+/// trial trains: its `epochs` are the pruner's resource, as in Hyperband, and it spends the
+/// later ones only on the trials that promise most, while a wide network costs more in every
+/// epoch it trains.
+pub fn search_cost(config: &RunConfig, inputs: usize, classes: usize, pruned: bool) -> f64 {
+    if pruned {
+        epoch_cost(config, inputs, classes)
+    } else {
+        training_cost(config, inputs, classes)
+    }
+}
+
+/// The axes [`search_cost`] depends on, besides the optimizer: those a cost-aware search
+/// draws jointly so that the cost can rank them.
+pub fn priced_axes(pruned: bool) -> &'static [&'static str] {
+    if pruned {
+        &EPOCH_SIZE_AXES
+    } else {
+        &SIZE_AXES
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +123,22 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_pruned_search_prices_one_epoch_by_the_epoch_size_axes() {
+        let short = run(vec![500, 50], 128, 10);
+        let long = run(vec![500, 50], 128, 20);
+        let cost = search_cost(&short, 784, 10, true);
+        assert_eq!(cost, search_cost(&long, 784, 10, true), "epochs are free");
+        assert_eq!(cost, epoch_cost(&short, 784, 10));
+        assert_eq!(10.0 * cost, training_cost(&short, 784, 10));
+        assert_eq!(priced_axes(true), EPOCH_SIZE_AXES);
+        assert!(EPOCH_SIZE_AXES.iter().all(|a| SIZE_AXES.contains(a)));
+        assert!(!EPOCH_SIZE_AXES.contains(&"epochs"));
+        let whole = search_cost(&long, 784, 10, false);
+        assert_eq!(whole, training_cost(&long, 784, 10));
+        assert_eq!(priced_axes(false), SIZE_AXES);
     }
 
     #[test]

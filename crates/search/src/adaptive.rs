@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fcnsweep_data::dataset::{IMAGE_COLS, IMAGE_ROWS};
-use fcnsweep_model::cost::SIZE_AXES;
 use fcnsweep_tune::prune::{Curve, CurveState, Pruner};
 use fcnsweep_tune::tpe::{cost_cooled_score, DensityRatio, Domain, Observation, Tpe, TrialState};
 use fcnsweep_tune::Goal;
@@ -47,6 +46,16 @@ impl History<'_> {
     /// Number of configurations adaptive blocks proposed so far.
     pub fn proposals(&self) -> usize {
         self.sweep.proposals()
+    }
+
+    /// Epochs the sweep's trials have trained, pruned, failed and running ones included.
+    pub fn epochs_trained(&self) -> usize {
+        epochs_trained(self.trials)
+    }
+
+    /// Whether the adaptive block `block` may still propose ([`TpeBlock::budget_left`]).
+    pub fn budget_left(&self, block: &TpeBlock) -> bool {
+        block.budget_left(self.proposals(), self.epochs_trained())
     }
 
     /// Each trial's metric by epoch.
@@ -124,7 +133,7 @@ impl Strategy {
             return Ok(None);
         };
         let number = history.proposals();
-        if number >= block.trials {
+        if !history.budget_left(block) {
             return Ok(None);
         }
         let objective = self.objective();
@@ -152,6 +161,8 @@ impl Strategy {
         // A cost-aware search ranks several candidates by expected improvement per cost;
         // a plain one takes the first proposal of TPE's own, parameter by parameter.
         let joint = block.cost_aware && !tpe.is_startup();
+        // The axes the cost depends on: with a pruner, a trial's epochs are the pruner's.
+        let priced = fcnsweep_model::cost::priced_axes(self.spec.prune.is_some());
         let wanted = if joint {
             block.options.n_ei_candidates.max(1)
         } else {
@@ -165,7 +176,7 @@ impl Strategy {
             if found.len() == wanted {
                 break;
             }
-            let mut draw = suggest(block, &tpe, joint, &mut rng);
+            let mut draw = suggest(block, &tpe, joint.then_some(priced), &mut rng);
             for ((axis, value), (_, dist)) in draw.iter_mut().zip(sorted_params(block)) {
                 if at_random.contains(axis) {
                     *value = sample(&mut rng, *axis, dist);
@@ -194,7 +205,7 @@ impl Strategy {
             }
         }
         if found.len() > 1 {
-            let used = number as f64 / block.trials as f64;
+            let used = block.budget_used(number, history.epochs_trained());
             // Each parameter's estimators are fitted once and score every candidate.
             let ratios: BTreeMap<String, DensityRatio> = domains(block)
                 .into_iter()
@@ -203,8 +214,7 @@ impl Strategy {
                     (name, ratio)
                 })
                 .collect();
-            let score =
-                |c: &PlannedConfig| cost_score(block, &ratios, &tpe, self.spec.dataset, c, used);
+            let score = |c: &PlannedConfig| cost_score(block, &ratios, &tpe, &self.spec, c, used);
             let best = found
                 .iter()
                 .map(score)
@@ -246,9 +256,7 @@ impl Strategy {
             .trials
             .iter()
             .any(|t| matches!(t.status, TrialStatus::Pending | TrialStatus::Running));
-        let budget_left = self
-            .adaptive()
-            .is_some_and(|(_, b)| history.proposals() < b.trials);
+        let budget_left = self.adaptive().is_some_and(|(_, b)| history.budget_left(b));
         if open || budget_left {
             return Ok(None);
         }
@@ -541,13 +549,19 @@ fn width_domain(width: (usize, usize)) -> Domain {
     }
 }
 
+/// Epochs recorded by `trials` in all: what an `epoch_budget` counts.
+pub fn epochs_trained(trials: &[TrialRecord]) -> usize {
+    trials.iter().map(|t| t.epochs_done).sum()
+}
+
 /// A candidate's cost-aware score: its expected improvement under the joint model, divided
-/// by its predicted training cost to the power `1 − used` (EI-cool).
+/// by its predicted cost ([`fcnsweep_model::cost::search_cost`]: per epoch under a pruner) to
+/// the power `1 − used` (EI-cool).
 fn cost_score(
     block: &TpeBlock,
     ratios: &BTreeMap<String, DensityRatio>,
     tpe: &Tpe<'_>,
-    dataset: fcnsweep_data::DatasetName,
+    spec: &SweepSpec,
     config: &PlannedConfig,
     used: f64,
 ) -> f64 {
@@ -555,10 +569,11 @@ fn cost_score(
         .iter()
         .filter_map(|(name, &x)| ratios.get(name).map(|r| r.log_at(x)))
         .sum();
-    let cost = fcnsweep_model::cost::training_cost(
+    let cost = fcnsweep_model::cost::search_cost(
         &config.run,
         IMAGE_ROWS * IMAGE_COLS,
-        dataset.spec().classes.len(),
+        spec.dataset.spec().classes.len(),
+        spec.prune.is_some(),
     );
     cost_cooled_score(tpe.log_expected_improvement(log_ratio), cost, used)
 }
@@ -572,8 +587,8 @@ fn sorted_params(block: &TpeBlock) -> Vec<&(Axis, Distribution)> {
 
 /// One proposal's axis values: each param suggested in sorted axis order (as `random`
 /// draws them), the widths of `hidden` after its depth. Each value is TPE's own choice
-/// ([`Tpe::suggest`]), except that with `joint` the axes that set a network's size and
-/// training length ([`SIZE_AXES`]) are drawn once from the good trials' estimators
+/// ([`Tpe::suggest`]), except that the `joint` axes, those the cost is priced by
+/// ([`fcnsweep_model::cost::priced_axes`]), are drawn once from the good trials' estimators
 /// ([`Tpe::draw`]): a cost-aware search then ranks such candidates by expected improvement
 /// per cost, a trade-off between those axes that choosing each on its own cannot make. The
 /// other axes do not change the cost, so TPE's per-axis choice already maximizes their
@@ -581,13 +596,13 @@ fn sorted_params(block: &TpeBlock) -> Vec<&(Axis, Distribution)> {
 fn suggest(
     block: &TpeBlock,
     tpe: &Tpe<'_>,
-    joint: bool,
+    joint: Option<&[&str]>,
     rng: &mut ChaCha8Rng,
 ) -> Vec<(Axis, AxisValue)> {
     sorted_params(block)
         .into_iter()
         .map(|(axis, dist)| {
-            let drawn = joint && SIZE_AXES.contains(&axis.name());
+            let drawn = joint.is_some_and(|axes| axes.contains(&axis.name()));
             let mut pick = |name: &str, domain: &Domain| {
                 if drawn {
                     tpe.draw(name, domain, rng)
@@ -748,27 +763,38 @@ mod tests {
     const COSTLY: &str = "name: c\ndataset: fashion-mnist\ninclude_base: false\nsearch:\n  - tpe:\n      trials: 100\n      seed: SEED\n      params:\n        lr: {log_uniform: [1.0e-4, 1.0]}\n        hidden: {layers: {depth: [1, 3], width: [16, 1024]}}\n        batch_size: {choice: [32, 256]}\n        epochs: {int_uniform: [2, 8]}\n";
 
     fn costly(seed: u64, cost_aware: bool) -> Strategy {
+        costly_with(seed, cost_aware, "")
+    }
+
+    /// [`costly`] with `head` (a `prune:` line) added to the sweep.
+    fn costly_with(seed: u64, cost_aware: bool, head: &str) -> Strategy {
         let text = COSTLY.replace("SEED", &seed.to_string());
         let text = if cost_aware {
             text.replace("trials: 100", "trials: 100\n      cost_aware: true")
         } else {
             text
         };
+        let text = text.replace(
+            "include_base: false\n",
+            &format!("include_base: false\n{head}"),
+        );
         Strategy::of(&parse_spec(&text, "c.yaml").unwrap()).unwrap()
     }
 
-    #[test]
-    fn cost_aware_proposals_are_cheaper_and_as_promising() {
-        // 30 trials of plain TPE's own proposals, valued by the distance of lr from 1e-2.
-        let value = |c: &PlannedConfig| 1.0 - (c.run.optimizer.lr.log10() + 2.0).powi(2) / 10.0;
+    /// The value of a [`COSTLY`] configuration: the distance of its lr from 1e-2.
+    fn costly_value(c: &PlannedConfig) -> f64 {
+        1.0 - (c.run.optimizer.lr.log10() + 2.0).powi(2) / 10.0
+    }
+
+    /// 30 done trials of plain TPE's own proposals over [`COSTLY`], valued by [`costly_value`].
+    fn costly_history() -> (SweepRecord, Vec<TrialRecord>) {
         let plain = costly(1, false);
-        assert!(costly(1, true).adaptive().unwrap().1.cost_aware);
         let (mut configs, mut trials) = (Vec::new(), Vec::new());
         for n in 0..30 {
             let c = next_proposal(&plain, &configs, n, &trials)
                 .unwrap()
                 .unwrap();
-            let v = value(&c);
+            let v = costly_value(&c);
             configs.push(c);
             let rec = sweep(configs.clone(), n + 1);
             trials.push(trial(
@@ -778,7 +804,13 @@ mod tests {
                 Some(v),
             ));
         }
-        let rec = sweep(configs, 30);
+        (sweep(configs, 30), trials)
+    }
+
+    #[test]
+    fn cost_aware_proposals_are_cheaper_and_as_promising() {
+        assert!(costly(1, true).adaptive().unwrap().1.cost_aware);
+        let (rec, trials) = costly_history();
         let history = History {
             sweep: &rec,
             trials: &trials,
@@ -795,8 +827,8 @@ mod tests {
             assert_eq!(a, again, "cost-aware proposals are reproducible");
             plain_cost += cost(&p) / 100.0;
             aware_cost += cost(&a) / 100.0;
-            plain_value += value(&p) / 100.0;
-            aware_value += value(&a) / 100.0;
+            plain_value += costly_value(&p) / 100.0;
+            aware_value += costly_value(&a) / 100.0;
         }
         // Drawing the size axes jointly lets the cost rank them: about a fifth of plain TPE's
         // cost here; choosing every axis on its own first, about half.
@@ -807,6 +839,55 @@ mod tests {
         assert!(
             aware_value > plain_value - 0.01,
             "cost-aware mean value {aware_value:.4} vs plain {plain_value:.4}"
+        );
+    }
+
+    #[test]
+    fn under_a_pruner_cost_aware_proposals_price_one_epoch_and_leave_the_epochs_to_tpe() {
+        let (rec, trials) = costly_history();
+        let history = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &[],
+        };
+        let prune = "prune: {method: asha}\n";
+        let per_epoch = |c: &PlannedConfig| fcnsweep_model::cost::epoch_cost(&c.run, 784, 10);
+        let epochs = |c: &PlannedConfig| c.run.train.epochs as f64;
+        let (mut plain, mut whole, mut pruned) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+        for seed in 0..100 {
+            let p = costly_with(seed, false, prune)
+                .propose(&history)
+                .unwrap()
+                .unwrap();
+            let w = costly(seed, true).propose(&history).unwrap().unwrap();
+            let a = costly_with(seed, true, prune)
+                .propose(&history)
+                .unwrap()
+                .unwrap();
+            for (sum, c) in [(&mut plain, &p), (&mut whole, &w), (&mut pruned, &a)] {
+                sum[0] += per_epoch(c) / 100.0;
+                sum[1] += epochs(c) / 100.0;
+            }
+        }
+        // The epochs stay TPE's choice, as without cost; pricing the whole run shortens them.
+        assert!(
+            (pruned[1] - plain[1]).abs() < 0.5,
+            "epochs {:.2} (pruned, cost-aware) vs {:.2} (plain)",
+            pruned[1],
+            plain[1]
+        );
+        assert!(
+            whole[1] < plain[1] - 0.5,
+            "epochs {:.2} (whole run priced) vs {:.2} (plain)",
+            whole[1],
+            plain[1]
+        );
+        // What each epoch costs still falls, to about a third of plain TPE.s.
+        assert!(
+            pruned[0] < 0.4 * plain[0],
+            "cost per epoch {:.3e} (pruned, cost-aware) vs {:.3e} (plain)",
+            pruned[0],
+            plain[0]
         );
     }
 
@@ -869,6 +950,56 @@ mod tests {
             s.propose(&history).unwrap().is_none(),
             "the budget is spent"
         );
+    }
+
+    #[test]
+    fn an_epoch_budget_ends_the_search_before_its_trials_and_opens_the_confirmation() {
+        let text = SPEC.replace("trials: 6", "trials: 6\n      epoch_budget: 10");
+        let s = Strategy::of(&parse_spec(&text, "s.yaml").unwrap()).unwrap();
+        let (_, block) = s.adaptive().unwrap();
+        assert_eq!(block.epoch_budget, Some(10));
+        // The cost's weight falls over whichever budget is spent faster.
+        assert_eq!(block.budget_used(3, 0), 0.5);
+        assert_eq!(block.budget_used(3, 8), 0.8);
+        assert_eq!(block.budget_used(1, 25), 1.0);
+        // The grid's trial and each proposal's trial train 3 epochs: proposals stop once
+        // the sweep holds 10 (after the third proposal's trial, 4 x 3 = 12).
+        let mut configs = crate::expand::expand(&s.spec).unwrap().configs;
+        let c = &sweep(configs.clone(), 0).configs[0];
+        let mut done = trial(0, c, TrialStatus::Done, Some(0.5));
+        done.epochs_done = 3;
+        let mut trials = vec![done];
+        let mut n = 0;
+        while let Some(p) = next_proposal(&s, &configs, n, &trials).unwrap() {
+            configs.push(p);
+            n += 1;
+            let c = &sweep(configs.clone(), n).configs[configs.len() - 1];
+            let mut t = trial(n as i64, c, TrialStatus::Done, Some(0.5 + n as f64 / 100.0));
+            t.epochs_done = 3;
+            trials.push(t);
+            assert!(
+                n < 6,
+                "the epoch budget stops proposals before the trials' budget"
+            );
+        }
+        assert_eq!(n, 3);
+        let rec = sweep(configs, n);
+        let history = History {
+            sweep: &rec,
+            trials: &trials,
+            epochs: &[],
+        };
+        assert_eq!(history.epochs_trained(), 12);
+        assert!(!history.budget_left(block));
+        // With 3 of 6 proposals made, the search is over all the same: it confirms.
+        let (spec, _, plan) = s
+            .confirmation(&history)
+            .unwrap()
+            .expect("the search is over");
+        assert_eq!(spec.name, "s.confirm");
+        assert_eq!(plan.configs[0].hash, rec.configs[3].hash, "the best, 0.53");
+        // Without the epoch budget it would go on proposing.
+        assert!(strategy().confirmation(&history).unwrap().is_none());
     }
 
     #[test]

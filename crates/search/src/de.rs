@@ -67,6 +67,7 @@ const TPE_KEYS: &[&str] = &[
     "consider_endpoints",
     "constant_liar",
     "cost_aware",
+    "epoch_budget",
 ];
 
 /// Keys of `metric`.
@@ -780,7 +781,7 @@ impl<'de> Visitor<'de> for RandomSeed {
         while let Some(key) = map.next_key_seed(KeySeed::new(RANDOM_KEYS, &seen))? {
             seen.push(key);
             match key {
-                "trials" => trials = Some(map.next_value_seed(TrialsSeed)?),
+                "trials" => trials = Some(map.next_value_seed(TRIALS)?),
                 "seed" => seed = Some(map.next_value::<u64>()?),
                 _ => params = Some(map.next_value_seed(ParamsSeed)?),
             }
@@ -793,10 +794,15 @@ impl<'de> Visitor<'de> for RandomSeed {
     }
 }
 
-/// The number of random trials, at least 1.
-struct TrialsSeed;
+/// A count of `what` (trials, epochs), at least 1.
+struct CountSeed {
+    what: &'static str,
+}
 
-impl<'de> DeserializeSeed<'de> for TrialsSeed {
+/// The number of a block's trials, at least 1.
+const TRIALS: CountSeed = CountSeed { what: "trials" };
+
+impl<'de> DeserializeSeed<'de> for CountSeed {
     type Value = usize;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
@@ -804,11 +810,11 @@ impl<'de> DeserializeSeed<'de> for TrialsSeed {
     }
 }
 
-impl<'de> Visitor<'de> for TrialsSeed {
+impl<'de> Visitor<'de> for CountSeed {
     type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number of trials >= 1")
+        write!(f, "a number of {} >= 1", self.what)
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
@@ -1055,10 +1061,11 @@ impl<'de> Visitor<'de> for TpeSeed {
         let (mut trials, mut seed, mut params) = (None, None, None);
         let mut options = TpeOptions::default();
         let mut cost_aware = false;
+        let mut epoch_budget = None;
         while let Some(key) = map.next_key_seed(KeySeed::new(TPE_KEYS, &seen))? {
             seen.push(key);
             match key {
-                "trials" => trials = Some(map.next_value_seed(TrialsSeed)?),
+                "trials" => trials = Some(map.next_value_seed(TRIALS)?),
                 "seed" => seed = Some(map.next_value::<u64>()?),
                 "params" => params = Some(map.next_value_seed(ParamsSeed)?),
                 "n_startup_trials" => options.n_startup_trials = map.next_value()?,
@@ -1080,6 +1087,9 @@ impl<'de> Visitor<'de> for TpeSeed {
                 "consider_magic_clip" => options.consider_magic_clip = map.next_value()?,
                 "consider_endpoints" => options.consider_endpoints = map.next_value()?,
                 "cost_aware" => cost_aware = map.next_value()?,
+                "epoch_budget" => {
+                    epoch_budget = Some(map.next_value_seed(CountSeed { what: "epochs" })?)
+                }
                 _ => options.constant_liar = map.next_value()?,
             }
         }
@@ -1089,6 +1099,7 @@ impl<'de> Visitor<'de> for TpeSeed {
             params: params.ok_or_else(|| A::Error::missing_field("params"))?,
             options,
             cost_aware,
+            epoch_budget,
         })
     }
 }

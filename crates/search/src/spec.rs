@@ -216,6 +216,28 @@ pub struct TpeBlock {
     /// Rank the sampler's candidates by expected improvement per predicted training cost,
     /// the cost's weight falling from 1 to 0 over the budget (EI-cool; default false).
     pub cost_aware: bool,
+    /// A second budget, in epochs: no proposal once the sweep's trials have trained this many
+    /// epochs in all (pruned, failed and running trials' included); running trials finish.
+    pub epoch_budget: Option<usize>,
+}
+
+impl TpeBlock {
+    /// Whether the block may still propose after `proposals` proposals, with `epochs` epochs
+    /// trained by the sweep's trials: both budgets left.
+    pub fn budget_left(&self, proposals: usize, epochs: usize) -> bool {
+        proposals < self.trials && self.epoch_budget.is_none_or(|budget| epochs < budget)
+    }
+
+    /// The share of the budget spent, 0 to 1: the larger of the proposals' share of `trials`
+    /// and the epochs' share of `epoch_budget`, so that a cost-aware search's weight on cost
+    /// falls over whichever budget ends the search.
+    pub fn budget_used(&self, proposals: usize, epochs: usize) -> f64 {
+        let by_trials = proposals as f64 / self.trials.max(1) as f64;
+        let by_epochs = self
+            .epoch_budget
+            .map_or(0.0, |budget| epochs as f64 / budget.max(1) as f64);
+        by_trials.max(by_epochs).min(1.0)
+    }
 }
 
 /// A `random` block: `trials` configurations sampled from `params` with a seeded generator.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use fcnsweep_data::{resolve_data_dir, Dataset, DatasetName};
 use fcnsweep_model::memory::Bytes;
 use fcnsweep_model::{EpochMetrics, RunConfig};
-use fcnsweep_search::adaptive::{best_configs, confirm_name, History, Strategy};
+use fcnsweep_search::adaptive::{best_configs, confirm_name, epochs_trained, History, Strategy};
 use fcnsweep_search::kept::{self, KeepWeights};
 use fcnsweep_search::memory::{self, dataset_bytes, MemoryLimit};
 use fcnsweep_search::parse_spec;
@@ -179,12 +179,17 @@ pub fn run(cmd: SweepCommand) -> anyhow::Result<ExitCode> {
             let mut left = c.pending + c.running;
             if let Some((source, block)) = spec.as_ref().and_then(|s| s.adaptive()) {
                 let proposals = history.proposals();
-                let epochs: usize = trials.iter().map(|t| t.epochs_done).sum();
+                let epochs = history.epochs_trained();
+                let of_budget = block.epoch_budget.map_or(String::new(), |budget| {
+                    format!(" of the {budget}-epoch budget")
+                });
                 println!(
-                    "budget    {proposals}/{} proposals of search[{source}].tpe made, {} pruned, {epochs} epochs trained",
+                    "budget    {proposals}/{} proposals of search[{source}].tpe made, {} pruned, {epochs} epochs trained{of_budget}",
                     block.trials, c.pruned
                 );
-                left += block.trials.saturating_sub(proposals);
+                if history.budget_left(block) {
+                    left += block.trials.saturating_sub(proposals);
+                }
             }
             if let Some(confirm) = store.find_sweep(&confirm_name(&sweep.name))? {
                 let cc = store.status_counts(confirm)?;
@@ -351,18 +356,19 @@ pub fn stored_strategy(sweep: &SweepRecord) -> Option<Arc<Strategy>> {
 }
 
 /// Whether a sweep has anything to run: runnable trials, or budget left in its adaptive
-/// block.
+/// block, whose trials have trained `epochs` epochs so far.
 pub fn has_work(
     counts: &StatusCounts,
     sweep: &SweepRecord,
     strategy: Option<&Strategy>,
     retry_failed: bool,
+    epochs: usize,
 ) -> bool {
     let runnable = counts.pending + counts.running + if retry_failed { counts.failed } else { 0 };
     let proposals = sweep.proposals();
     let budget_left = strategy
         .and_then(|s| s.adaptive())
-        .is_some_and(|(_, block)| proposals < block.trials);
+        .is_some_and(|(_, block)| block.budget_left(proposals, epochs));
     runnable > 0 || budget_left
 }
 
@@ -602,7 +608,14 @@ fn execute(
     let sweep = store.sweep(name)?;
     let counts = store.status_counts(sweep.id)?;
     let strategy = stored_strategy(&sweep);
-    if has_work(&counts, &sweep, strategy.as_deref(), args.retry_failed) {
+    let epochs = epochs_trained(&store.trials(sweep.id)?);
+    if has_work(
+        &counts,
+        &sweep,
+        strategy.as_deref(),
+        args.retry_failed,
+        epochs,
+    ) {
         single_threaded_trials();
         let stop = install_ctrlc(&sweep.name)?;
         let budget = strategy
