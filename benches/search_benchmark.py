@@ -15,10 +15,10 @@ optimizer), for each search seed:
 Every method stops once its trials have trained `--budget-epochs` epochs in all (a sweep is
 interrupted with Ctrl-C's signal, its running trials returned to pending; Optuna's running
 trials are killed). fcnsweep's `tpe` blocks are also told that budget (`epoch_budget`), so they
-stop proposing there and a cost-aware one weighs cost less as the epochs are spent. It prints, per method and seed, the best validation accuracy reached within
-the budget, the epochs needed to reach each `--targets` accuracy and the wall time; then the
-medians over the seeds; and writes best-so-far against epochs as a PNG (matplotlib) and the raw
-points as JSON.
+stop proposing there and a cost-aware one weighs cost less as the epochs are spent. It prints,
+per method and seed, the best validation accuracy reached within the budget, the epochs needed
+to reach each `--targets` accuracy and the wall time; then the medians over the seeds; and writes
+best-so-far against epochs as a PNG (matplotlib) and the raw points as JSON.
 
 Optuna and matplotlib come from PyPI into a virtual environment; the Rust tests never need
 them:

@@ -356,20 +356,27 @@ pub fn stored_strategy(sweep: &SweepRecord) -> Option<Arc<Strategy>> {
 }
 
 /// Whether a sweep has anything to run: runnable trials, or budget left in its adaptive
-/// block, whose trials have trained `epochs` epochs so far.
+/// block. The sweep's trials are read only to count their epochs against an `epoch_budget`.
 pub fn has_work(
+    store: &mut dyn Store,
     counts: &StatusCounts,
     sweep: &SweepRecord,
     strategy: Option<&Strategy>,
     retry_failed: bool,
-    epochs: usize,
-) -> bool {
+) -> anyhow::Result<bool> {
     let runnable = counts.pending + counts.running + if retry_failed { counts.failed } else { 0 };
-    let proposals = sweep.proposals();
-    let budget_left = strategy
-        .and_then(|s| s.adaptive())
-        .is_some_and(|(_, block)| block.budget_left(proposals, epochs));
-    runnable > 0 || budget_left
+    if runnable > 0 {
+        return Ok(true);
+    }
+    let Some((_, block)) = strategy.and_then(|s| s.adaptive()) else {
+        return Ok(false);
+    };
+    let epochs = if block.epoch_budget.is_some() {
+        epochs_trained(&store.trials(sweep.id)?)
+    } else {
+        0
+    };
+    Ok(block.budget_left(sweep.proposals(), epochs))
 }
 
 /// Registers the confirmation sweep of the search `name` once the search is over (see
@@ -608,14 +615,13 @@ fn execute(
     let sweep = store.sweep(name)?;
     let counts = store.status_counts(sweep.id)?;
     let strategy = stored_strategy(&sweep);
-    let epochs = epochs_trained(&store.trials(sweep.id)?);
     if has_work(
+        store.as_mut(),
         &counts,
         &sweep,
         strategy.as_deref(),
         args.retry_failed,
-        epochs,
-    ) {
+    )? {
         single_threaded_trials();
         let stop = install_ctrlc(&sweep.name)?;
         let budget = strategy

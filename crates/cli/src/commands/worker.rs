@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fcnsweep_data::{resolve_data_dir, Dataset, DatasetName};
-use fcnsweep_search::adaptive::epochs_trained;
 use fcnsweep_search::runner::{run_sweep, SweepObserver};
 use fcnsweep_search::short_hash;
 use fcnsweep_store::{ClaimedTrial, Store, TrialOutcome};
@@ -86,14 +85,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             let sweep = store.sweep(name)?;
             let counts = store.status_counts(sweep.id)?;
             let strategy = stored_strategy(&sweep);
-            let epochs = epochs_trained(&store.trials(sweep.id)?);
             if !has_work(
+                store.as_mut(),
                 &counts,
                 &sweep,
                 strategy.as_deref(),
                 args.run.retry_failed,
-                epochs,
-            ) {
+            )? {
                 if let Some(strategy) = &strategy {
                     // The search is over (or waits on others' trials): its confirmation
                     // sweep, once registered, is worked on like any other.
