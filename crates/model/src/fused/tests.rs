@@ -345,7 +345,12 @@ fn assert_runs_agree(a: &RunResult, b: &RunResult, what: &str, acc_tol: f64) {
         a.test_loss,
         b.test_loss
     );
-    assert!((a.test_acc - b.test_acc).abs() <= acc_tol, "{what}");
+    assert!(
+        (a.test_acc - b.test_acc).abs() <= acc_tol,
+        "{what}: test accuracy {} vs {}",
+        a.test_acc,
+        b.test_acc
+    );
 }
 
 #[test]
@@ -614,7 +619,11 @@ fn augmentation_changes_the_training_images_alike_in_both_engines() {
     cfg.train.augment_flip = true;
     let fused = train(&splits, &cfg, 3, &mut NoObserver).unwrap();
     let reference = train_reference(&splits, &cfg, 3, &mut NoObserver).unwrap();
-    assert_runs_agree(&fused, &reference, "augmented", 1.0 / 200.0 + 1e-9);
+    // Three epochs of augmented Adam + batch-norm training leave the engines' losses within
+    // 1e-3, but the gemm kernels' summation order differs by CPU and can flip two of the 250
+    // test images that lie on a decision boundary (an AMD EPYC: 0.720 against 0.728). So two
+    // test images, and still one of the 200 validation images, may differ.
+    assert_runs_agree(&fused, &reference, "augmented", 2.0 / 250.0 + 1e-9);
     // Same seed, same shuffles: only the images differ, from the first batch on.
     assert_ne!(plain.epochs[0].train_loss, fused.epochs[0].train_loss);
     let again = train(&splits, &cfg, 3, &mut NoObserver).unwrap();
