@@ -195,6 +195,7 @@ fn cases() -> Vec<Case> {
         c("yaml_tpe_epoch_budget_zero", run, 1, &["{spec}: search[0].tpe.epoch_budget", "a number of epochs >= 1", "line 7"]).yaml(tpe("trials: 4\n      epoch_budget: 0", "")),
         c("yaml_unknown_pruner", run, 1, &["{spec}: prune.method", "unknown pruning method `hyperopt`", "median, asha, hyperband", "line 3"]).yaml(tpe("trials: 4", "prune: {method: hyperopt}\n")),
         c("yaml_prune_reduction_factor_one", run, 1, &["prune.reduction_factor", "reduction_factor 1 must be at least 2", "line 3"]).yaml(tpe("trials: 4", "prune: {method: asha, reduction_factor: 1}\n")),
+        c("yaml_prune_margin_negative", run, 1, &["{spec}: prune.margin", "margin -0.01 must be a number of at least 0", "line 3"]).yaml(tpe("trials: 4", "prune: {method: asha, margin: -0.01}\n")),
         c("yaml_prune_key_of_another_method", run, 1, &["prune", "`warmup_epochs` does not apply to method asha"]).yaml(tpe("trials: 4", "prune: {method: asha, warmup_epochs: 2}\n")),
         c("yaml_prune_min_epochs_above_epochs", run, 1, &["{spec}: prune.min_epochs", "5 is above the sweep's largest epochs (2)", "line 3"]).yaml(tpe("trials: 4", "prune: {method: hyperband, min_epochs: 5}\n")),
         c("yaml_prune_without_validation", run, 1, &["{spec}: prune", "val_acc at every epoch", "validation: 0", "line 3"]).yaml(tpe("trials: 4", "prune: {method: median}\nvalidation: 0\n")),

@@ -88,6 +88,7 @@ const PRUNE_KEYS: &[&str] = &[
     "reduction_factor",
     "min_early_stopping_rate",
     "bootstrap_count",
+    "margin",
 ];
 
 /// The pruning methods and the `prune` keys each takes besides `method`.
@@ -99,6 +100,7 @@ pub(crate) const PRUNE_METHODS: &[(&str, &[&str])] = &[
             "warmup_epochs",
             "interval_epochs",
             "min_trials",
+            "margin",
         ],
     ),
     (
@@ -108,6 +110,7 @@ pub(crate) const PRUNE_METHODS: &[(&str, &[&str])] = &[
             "reduction_factor",
             "min_early_stopping_rate",
             "bootstrap_count",
+            "margin",
         ],
     ),
     (
@@ -117,6 +120,7 @@ pub(crate) const PRUNE_METHODS: &[(&str, &[&str])] = &[
             "max_epochs",
             "reduction_factor",
             "bootstrap_count",
+            "margin",
         ],
     ),
 ];
@@ -1279,6 +1283,42 @@ impl<'de> Visitor<'de> for ConfirmSeed {
     }
 }
 
+/// A pruner's `margin`: a finite number of at least 0, in the metric's units.
+struct MarginSeed;
+
+impl<'de> DeserializeSeed<'de> for MarginSeed {
+    type Value = f64;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<f64, D::Error> {
+        deserializer.deserialize_f64(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MarginSeed {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number of at least 0 for margin, in the metric's units")
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+        if v.is_finite() && v >= 0.0 {
+            return Ok(v);
+        }
+        Err(E::custom(format!(
+            "margin {v} must be a number of at least 0, in the metric's units"
+        )))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+        self.visit_f64(v as f64)
+    }
+}
+
 /// `prune: {method: median | asha | hyperband, ...}` with Optuna's defaults for what is
 /// not given.
 struct PruneSeed;
@@ -1302,6 +1342,7 @@ impl<'de> Visitor<'de> for PruneSeed {
         let mut seen = Vec::new();
         let mut method = None;
         let mut values: Vec<(&'static str, u64)> = Vec::new();
+        let mut margin = 0.0;
         while let Some(key) = map.next_key_seed(KeySeed::new(PRUNE_KEYS, &seen))? {
             seen.push(key);
             if key == "method" {
@@ -1330,6 +1371,10 @@ impl<'de> Visitor<'de> for PruneSeed {
                         )));
                     }
                 }
+                if key == "margin" {
+                    margin = map.next_value_seed(MarginSeed)?;
+                    continue;
+                }
                 let min = match key {
                     "reduction_factor" => 2,
                     "min_epochs" | "max_epochs" | "interval_epochs" | "min_trials" => 1,
@@ -1355,6 +1400,7 @@ impl<'de> Visitor<'de> for PruneSeed {
                     n_warmup_steps: get("warmup_epochs", d.n_warmup_steps),
                     interval_steps: get("interval_epochs", d.interval_steps),
                     n_min_trials: get("min_trials", d.n_min_trials),
+                    margin,
                 })
             }
             "asha" => {
@@ -1367,6 +1413,7 @@ impl<'de> Visitor<'de> for PruneSeed {
                         d.min_early_stopping_rate,
                     ),
                     bootstrap_count: get("bootstrap_count", d.bootstrap_count),
+                    margin,
                 })
             }
             _ => {
@@ -1380,6 +1427,7 @@ impl<'de> Visitor<'de> for PruneSeed {
                         .map(|(_, v)| *v as usize),
                     reduction_factor: get("reduction_factor", d.reduction_factor),
                     bootstrap_count: get("bootstrap_count", d.bootstrap_count),
+                    margin,
                 })
             }
         };

@@ -25,4 +25,13 @@ impl Goal {
             Goal::Minimize => a < b,
         }
     }
+
+    /// `value` made worse by `by` (lower when maximizing, higher when minimizing): the
+    /// pruners' cut less their `margin`.
+    pub fn worsen(self, value: f64, by: f64) -> f64 {
+        match self {
+            Goal::Maximize => value - by,
+            Goal::Minimize => value + by,
+        }
+    }
 }

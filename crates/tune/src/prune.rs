@@ -68,7 +68,7 @@ pub enum CurveState {
 }
 
 /// Optuna's `MedianPruner` options (defaults are Optuna's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MedianOptions {
     /// No pruning until this many trials of the study are complete (default 5).
@@ -81,6 +81,10 @@ pub struct MedianOptions {
     /// No pruning unless at least this many complete trials reported the same step,
     /// NaN values included (default 1).
     pub n_min_trials: usize,
+    /// fcnsweep's extension, not Optuna's: a trial is pruned only when it is worse than the
+    /// cut by more than this, in the metric's units (default 0, Optuna's rule), so that
+    /// trials the validation set cannot tell apart from the cut are not decided on noise.
+    pub margin: f64,
 }
 
 impl Default for MedianOptions {
@@ -90,13 +94,15 @@ impl Default for MedianOptions {
             n_warmup_steps: 0,
             interval_steps: 1,
             n_min_trials: 1,
+            margin: 0.0,
         }
     }
 }
 
 impl MedianOptions {
-    /// Checks the options as Optuna's constructor does.
+    /// Checks the options as Optuna's constructor does, and the margin.
     pub fn validate(&self) -> Result<(), String> {
+        check_margin("median", self.margin)?;
         if self.interval_steps < 1 {
             return Err(format!(
                 "median pruner: interval_steps must be at least 1, got {}",
@@ -114,7 +120,7 @@ impl MedianOptions {
 }
 
 /// Optuna's `SuccessiveHalvingPruner` options (ASHA; defaults are Optuna's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HalvingOptions {
     /// Epochs of the first rung, `r` in the paper (default 1, fcnsweep's `min_epochs`).
@@ -129,6 +135,10 @@ pub struct HalvingOptions {
     /// A rung promotes nobody until more than this many trials, the current one
     /// included, reached it; before that every trial reaching it is pruned (default 0).
     pub bootstrap_count: usize,
+    /// fcnsweep's extension, not Optuna's: a trial is pruned only when it is worse than the
+    /// cut by more than this, in the metric's units (default 0, Optuna's rule), so that
+    /// trials the validation set cannot tell apart from the cut are not decided on noise.
+    pub margin: f64,
 }
 
 impl Default for HalvingOptions {
@@ -138,13 +148,15 @@ impl Default for HalvingOptions {
             reduction_factor: 4,
             min_early_stopping_rate: 0,
             bootstrap_count: 0,
+            margin: 0.0,
         }
     }
 }
 
 impl HalvingOptions {
-    /// Checks the options as Optuna's constructor does.
+    /// Checks the options as Optuna's constructor does, and the margin.
     pub fn validate(&self) -> Result<(), String> {
+        check_margin("successive halving", self.margin)?;
         check_min_resource("successive halving", self.min_resource)?;
         check_reduction_factor("successive halving", self.reduction_factor)
     }
@@ -161,7 +173,7 @@ impl HalvingOptions {
 }
 
 /// Optuna's `HyperbandPruner` options (defaults are Optuna's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HyperbandOptions {
     /// Epochs of the first rung of bracket 0 (default 1).
@@ -175,6 +187,8 @@ pub struct HyperbandOptions {
     pub reduction_factor: usize,
     /// `bootstrap_count` of every bracket (default 0; needs an explicit `max_resource`).
     pub bootstrap_count: usize,
+    /// `margin` of every bracket (see [`HalvingOptions::margin`]; default 0).
+    pub margin: f64,
 }
 
 impl Default for HyperbandOptions {
@@ -184,6 +198,7 @@ impl Default for HyperbandOptions {
             max_resource: None,
             reduction_factor: 3,
             bootstrap_count: 0,
+            margin: 0.0,
         }
     }
 }
@@ -192,6 +207,7 @@ impl HyperbandOptions {
     /// Checks the options: Optuna's checks, plus `max_resource >= min_resource` (Optuna
     /// accepts it and then never prunes, having no bracket).
     pub fn validate(&self) -> Result<(), String> {
+        check_margin("hyperband", self.margin)?;
         check_min_resource("hyperband", self.min_resource)?;
         check_reduction_factor("hyperband", self.reduction_factor)?;
         match self.max_resource {
@@ -276,6 +292,7 @@ impl HyperbandOptions {
             reduction_factor: self.reduction_factor,
             min_early_stopping_rate: bracket,
             bootstrap_count: self.bootstrap_count,
+            margin: self.margin,
         }
     }
 }
@@ -317,7 +334,7 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// A pruner with its options; [`Pruner::should_prune`] decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "options", rename_all = "snake_case")]
 pub enum Pruner {
     /// Optuna's `MedianPruner`: stop a trial whose best value so far is worse than the
@@ -363,6 +380,15 @@ impl Pruner {
             }
         }
     }
+}
+
+fn check_margin(what: &str, margin: f64) -> Result<(), String> {
+    if !(margin.is_finite() && margin >= 0.0) {
+        return Err(format!(
+            "{what} pruner: margin must be a number of at least 0, got {margin}"
+        ));
+    }
+    Ok(())
 }
 
 fn check_min_resource(what: &str, min_resource: usize) -> Result<(), String> {
@@ -432,7 +458,7 @@ fn median_should_prune(o: &MedianOptions, current: &Curve, others: &[Curve], goa
         Goal::Minimize => 50.0,
     };
     let p = nan_percentile(&at_step, q);
-    !p.is_nan() && goal.better(p, best)
+    !p.is_nan() && goal.better(goal.worsen(p, o.margin), best)
 }
 
 /// The best of a curve's values, NaN ignored (NaN only when all are), Optuna's
@@ -539,7 +565,7 @@ fn halving_should_prune<'a>(
         if competing.len() <= opts.bootstrap_count {
             return true;
         }
-        if !promotable(value, &mut competing, opts.reduction_factor, goal) {
+        if !promotable(value, &mut competing, opts, goal) {
             return true;
         }
         rung += 1;
@@ -547,14 +573,16 @@ fn halving_should_prune<'a>(
     false
 }
 
-/// Whether `value` is in the top `1 / eta` of `competing` (which includes it); with fewer
-/// than `eta` competitors it must be the best of them (Optuna cannot pause a trial until
-/// enough others arrive, so it promotes only the best).
-fn promotable(value: f64, competing: &mut [f64], eta: usize, goal: Goal) -> bool {
-    let idx = (competing.len() / eta).saturating_sub(1);
+/// Whether `value` is in the top `1 / eta` of `competing` (which includes it), or within
+/// `margin` of the worst value that is; with fewer than `eta` competitors it must be the
+/// best of them (Optuna cannot pause a trial until enough others arrive, so it promotes
+/// only the best), or within `margin` of it.
+fn promotable(value: f64, competing: &mut [f64], opts: &HalvingOptions, goal: Goal) -> bool {
+    let idx = (competing.len() / opts.reduction_factor).saturating_sub(1);
     competing.sort_by(f64::total_cmp);
-    match goal {
-        Goal::Maximize => value >= competing[competing.len() - 1 - idx],
-        Goal::Minimize => value <= competing[idx],
-    }
+    let cut = match goal {
+        Goal::Maximize => competing[competing.len() - 1 - idx],
+        Goal::Minimize => competing[idx],
+    };
+    !goal.better(goal.worsen(cut, opts.margin), value)
 }

@@ -1,5 +1,5 @@
 //! Edge cases of the pruners: no other trials, NaN, warmup, intervals, bootstrap_count,
-//! rung values, Hyperband's brackets and budgets, option validation.
+//! rung values, Hyperband's brackets and budgets, fcnsweep's margin, option validation.
 
 use fcnsweep_tune::prune::{
     crc32, hyperband_bracket, nan_percentile, reduction_factor_from_f64, rung_values, Curve,
@@ -42,6 +42,9 @@ fn defaults_are_optunas() {
         (5, 0, 1, 1)
     );
     let h = HalvingOptions::default();
+    // fcnsweep's margin is off unless asked for, so the rules are Optuna's.
+    assert_eq!((m.margin, h.margin), (0.0, 0.0));
+    assert_eq!(HyperbandOptions::default().margin, 0.0);
     assert_eq!(
         (
             h.min_resource,
@@ -347,6 +350,68 @@ fn halving_bootstrap_count() {
 }
 
 #[test]
+fn a_margin_spares_the_trials_within_it_of_the_cut_and_no_others() {
+    let run = |number, values: &[f64]| curve(number, CurveState::Running, values);
+    // Eight trials at rung 0 (the current one included): the top two go on, so when
+    // maximizing the cut is the second best, 5.0, and the margin lies below it.
+    let others: Vec<Curve> = (0..7)
+        .map(|n| curve(n, CurveState::Failed, &[n as f64]))
+        .collect();
+    let asha = |margin| {
+        Pruner::SuccessiveHalving(HalvingOptions {
+            margin,
+            ..Default::default()
+        })
+    };
+    assert!(asha(0.0).should_prune(&run(7, &[4.5]), &others, Maximize, "s"));
+    assert!(!asha(0.5).should_prune(&run(7, &[4.5]), &others, Maximize, "s"));
+    assert!(asha(0.4).should_prune(&run(7, &[4.5]), &others, Maximize, "s"));
+    // A value above the cut goes on whatever the margin.
+    assert!(!asha(0.0).should_prune(&run(7, &[5.5]), &others, Maximize, "s"));
+    // Minimizing, the cut is the second lowest, 1.0, and the margin lies above it.
+    assert!(asha(0.0).should_prune(&run(7, &[1.5]), &others, Minimize, "s"));
+    assert!(!asha(0.5).should_prune(&run(7, &[1.5]), &others, Minimize, "s"));
+    assert!(asha(0.4).should_prune(&run(7, &[1.5]), &others, Minimize, "s"));
+    // With fewer than eta competitors the cut is the best: within the margin of it passes.
+    let one = vec![curve(0, CurveState::Pruned, &[0.5])];
+    assert!(asha(0.0).should_prune(&run(1, &[0.48]), &one, Maximize, "s"));
+    assert!(!asha(0.03).should_prune(&run(1, &[0.48]), &one, Maximize, "s"));
+    // NaN still prunes whatever the margin.
+    assert!(asha(1.0).should_prune(&run(1, &[f64::NAN]), &one, Maximize, "s"));
+
+    // Hyperband passes its margin to every bracket (one bracket: max_resource 1).
+    let hb = |margin| {
+        Pruner::Hyperband(HyperbandOptions {
+            max_resource: Some(1),
+            reduction_factor: 4,
+            margin,
+            ..Default::default()
+        })
+    };
+    assert!(hb(0.0).should_prune(&run(7, &[4.5]), &others, Maximize, "s"));
+    assert!(!hb(0.5).should_prune(&run(7, &[4.5]), &others, Maximize, "s"));
+
+    // The median pruner: the median of the complete trials at step 1 is 0.5.
+    let done: Vec<Curve> = [0.4, 0.5, 0.6]
+        .iter()
+        .enumerate()
+        .map(|(n, &v)| curve(n, CurveState::Complete, &[v]))
+        .collect();
+    let med = |margin| {
+        median(MedianOptions {
+            n_startup_trials: 1,
+            margin,
+            ..Default::default()
+        })
+    };
+    assert!(med(0.0).should_prune(&run(3, &[0.45]), &done, Maximize, "s"));
+    assert!(!med(0.1).should_prune(&run(3, &[0.45]), &done, Maximize, "s"));
+    assert!(med(0.01).should_prune(&run(3, &[0.45]), &done, Maximize, "s"));
+    assert!(!med(0.1).should_prune(&run(3, &[0.55]), &done, Minimize, "s"));
+    assert!(med(0.0).should_prune(&run(3, &[0.55]), &done, Minimize, "s"));
+}
+
+#[test]
 fn hyperband_brackets_and_budgets() {
     let o = HyperbandOptions {
         max_resource: Some(27),
@@ -452,6 +517,26 @@ fn hyperband_brackets_and_budgets() {
 
 #[test]
 fn validation() {
+    for margin in [-0.1, f64::NAN, f64::INFINITY] {
+        assert!(MedianOptions {
+            margin,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(HalvingOptions {
+            margin,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        assert!(HyperbandOptions {
+            margin,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+    }
     assert!(MedianOptions {
         interval_steps: 0,
         ..Default::default()
