@@ -643,7 +643,7 @@ mod tests {
     use super::*;
     use crate::parse::parse_spec;
     use crate::store::StoredConfig;
-    use fcnsweep_tune::prune::{HalvingOptions, HyperbandOptions, Pruner};
+    use fcnsweep_tune::prune::{HalvingOptions, HyperbandOptions, MedianOptions, Pruner};
 
     const SPEC: &str = "name: s\ndataset: fashion-mnist\nepochs: 4\ninclude_base: false\nprune: {method: asha, reduction_factor: 2}\nconfirm: {top: 2, seeds: 3}\nsearch:\n  - grid:\n      lr: [0.1]\n  - tpe:\n      trials: 6\n      seed: 5\n      n_startup_trials: 2\n      params:\n        lr: {log_uniform: [1.0e-4, 0.3]}\n        optimizer: {choice: [sgd, adam]}\n        momentum: {uniform: [0.0, 0.9]}\n        hidden: {layers: {depth: [1, 3], width: [8, 64]}}\n        epochs: {int_uniform: [2, 6]}\n";
 
@@ -747,6 +747,32 @@ mod tests {
                 ..HyperbandOptions::default()
             }))
         );
+        // fcnsweep's margin is read for every method, a whole number too.
+        let margin = |prune: &str| {
+            parse_spec(
+                &SPEC.replace("{method: asha, reduction_factor: 2}", prune),
+                "s.yaml",
+            )
+            .unwrap()
+            .prune
+            .unwrap()
+        };
+        assert_eq!(
+            margin("{method: asha, reduction_factor: 2, margin: 0.003}"),
+            Pruner::SuccessiveHalving(HalvingOptions {
+                reduction_factor: 2,
+                margin: 0.003,
+                ..HalvingOptions::default()
+            })
+        );
+        assert!(matches!(
+            margin("{method: median, margin: 1}"),
+            Pruner::Median(MedianOptions { margin, .. }) if margin == 1.0
+        ));
+        assert!(matches!(
+            margin("{method: hyperband, margin: 0.01}"),
+            Pruner::Hyperband(HyperbandOptions { margin, .. }) if margin == 0.01
+        ));
         let loss = parse_spec(
             &SPEC.replace("prune:", "metric: {name: val_loss}\nprune:"),
             "s.yaml",
