@@ -83,7 +83,8 @@ def spec(method, seed, args, trials):
     if args.train_subset:
         lines.append(f"train_subset: {args.train_subset}")
     if method in ASHA_METHODS:
-        lines.append(f"prune: {{method: asha, min_epochs: 1, reduction_factor: {args.reduction_factor}}}")
+        margin = f", margin: {args.margin}" if args.margin else ""
+        lines.append(f"prune: {{method: asha, min_epochs: 1, reduction_factor: {args.reduction_factor}{margin}}}")
     lines += ["search:", f"  - {block}:", f"      trials: {trials}", f"      seed: {seed}"]
     if block == "tpe":
         # The search knows the budget that ends it (a cost-aware one weighs cost less as it
@@ -413,6 +414,9 @@ def main():
     ap.add_argument("--validation", type=int, default=10000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--reduction-factor", type=int, default=4)
+    ap.add_argument("--margin", type=float, default=0.0,
+                    help="fcnsweep's ASHA prunes only trials worse than the cut by more than this "
+                         "(Optuna has no such option; 0 is its rule)")
     ap.add_argument("--targets", type=float, nargs="*", default=[0.89, 0.90])
     ap.add_argument("--methods", nargs="*", default=METHODS, choices=METHODS)
     ap.add_argument("--combine", nargs="+", metavar="JSON",
